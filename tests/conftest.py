@@ -1,0 +1,29 @@
+"""Shared fixtures: where the real data lives, and skips with a reason when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("WATCHFLOOR_SHARED", REPO.parent / "shared")).resolve()
+DATA = SHARED / "data"
+LAB = SHARED / "lab"
+
+
+def shared_file(relative: str) -> Path:
+    """A file under ../shared/data, or skip the test saying what is missing."""
+    path = DATA / relative
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} (the tests read ../shared/data beside the repo)")
+    return path
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """../shared/data, or skip."""
+    if not DATA.is_dir():
+        pytest.skip(f"real data folder missing: {DATA}")
+    return DATA

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from tui.core.aspath import parse_path
+from tui.core.clock import FixedClock, VirtualClock
+from tui.core.engine import Engine
+from tui.core.events import (
+    FeedStatus,
+    PeerStateChanged,
+    RouteAnnounced,
+    RouteWithdrawn,
+    event_from_dict,
+    event_to_dict,
+)
+from tui.core.prefixes import Prefix
+from tui.core.routes import RouteState
+from tui.core.watchlist import NORTH_KOREA, Watchlist
+
+NK = Prefix.parse("175.45.176.0/22")
+OTHER = Prefix.parse("8.8.8.0/24")
+
+
+def announce(ts, peer_ip, prefix, path="3356 4837 131279", collector="rrc00", source="test"):
+    return RouteAnnounced(ts, collector, peer_ip, int(path.split()[0]), prefix, parse_path(path), peer_ip, (), source)
+
+
+def withdraw(ts, peer_ip, prefix, asn=3356, collector="rrc00", source="test"):
+    return RouteWithdrawn(ts, collector, peer_ip, asn, prefix, source)
+
+
+def make_engine():
+    return Engine(Watchlist([NORTH_KOREA]), FixedClock(0.0))
+
+
+def test_visibility_counts_sessions_that_hold_exactly_the_prefix():
+    engine = make_engine()
+    engine.ingest([announce(1, "192.0.2.1", NK), announce(1, "192.0.2.2", OTHER, "2914 15169")])
+    vis = engine.visibility(NK)
+    assert (vis.visible, vis.full_feed) == (1, 2)  # the second session is up though unwatched
+    engine.ingest([withdraw(2, "192.0.2.1", NK)])
+    assert engine.visibility(NK).visible == 0
+
+
+def test_session_down_drops_routes_and_feed_gap_is_unknown_not_withdrawn():
+    engine = make_engine()
+    engine.ingest([announce(1, "192.0.2.1", NK), announce(1, "192.0.2.2", NK, "2914 4837 131279")])
+    engine.ingest([FeedStatus(5, "test", "down", "socket closed")])
+    vis = engine.visibility(NK)
+    assert vis.full_feed == 0 and vis.unknown == 2 and vis.ratio is None
+    engine.ingest([FeedStatus(9, "test", "up", gap_start=5, gap_end=9)])
+    assert engine.visibility(NK).visible == 2
+    engine.ingest([PeerStateChanged(10, "rrc00", "192.0.2.1", 3356, "ESTABLISHED", "IDLE", "test")])
+    vis = engine.visibility(NK)
+    assert (vis.visible, vis.full_feed) == (1, 1)
+
+
+def test_unwatched_routes_are_not_kept_but_more_specifics_are():
+    engine = make_engine()
+    hijack = Prefix.parse("175.45.177.0/24")
+    engine.ingest([announce(1, "192.0.2.1", OTHER, "3356 15169"), announce(1, "192.0.2.1", hijack, "3356 64500")])
+    assert engine.state.route_count() == 1
+    assert list(engine.state.more_specifics(NK)) == [hijack]
+    assert engine.log[-1].kind == "announce" and "inside 175.45.176.0/22" in engine.log[-1].text
+
+
+def test_checkpoint_round_trip_and_event_serialisation():
+    engine = make_engine()
+    ev = announce(1.5, "2001:db8::1", NK, "3356 4837 {131279,9}")
+    engine.ingest([ev])
+    restored = RouteState.from_snapshot(engine.checkpoint()["state"])
+    assert restored.to_snapshot() == engine.state.to_snapshot()
+    assert event_from_dict(event_to_dict(ev)) == ev
+
+
+def test_virtual_clock_speed_ladder_and_bounds():
+    clock = VirtualClock(100.0, 200.0)
+    clock.playing = True
+    assert clock.advance(10) == 110.0
+    clock.faster()
+    assert clock.speed == 2.0
+    assert clock.advance(100) == 200.0 and not clock.playing
+    assert clock.seek(50) == 100.0

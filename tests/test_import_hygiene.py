@@ -1,0 +1,44 @@
+"""The core and the headless commands must not pull in Textual, Rich or network libraries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+CORE_MODULES = [
+    "tui.core.prefixes", "tui.core.aspath", "tui.core.events", "tui.core.routes",
+    "tui.core.watchlist", "tui.core.clock", "tui.core.timeline", "tui.core.engine",
+]
+FORBIDDEN_IN_CORE = ["textual", "rich", "httpx", "websockets", "dns", "sqlite3", "asyncio", "socket"]
+
+
+def _loaded_after_import(modules: list[str]) -> set[str]:
+    code = (
+        "import sys\n"
+        f"for m in {modules!r}: __import__(m)\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_core_imports_no_ui_or_io_library():
+    loaded = _loaded_after_import(CORE_MODULES)
+    bad = sorted(m for m in loaded if m.split(".")[0] in FORBIDDEN_IN_CORE)
+    assert bad == [], f"tui.core imported {bad}"
+
+
+@pytest.mark.parametrize("command", ["snapshot", "record", "check", "report"])
+def test_headless_commands_do_not_import_textual(command):
+    loaded = _loaded_after_import(["tui.cli", f"tui.commands.{command}"]) if _exists(command) else set()
+    if not loaded:
+        pytest.skip(f"tui.commands.{command} not present")
+    assert not any(m.split(".")[0] in ("textual", "rich") for m in loaded)
+
+
+def _exists(command: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(f"tui.commands.{command}") is not None

@@ -1,0 +1,100 @@
+"""The ``watchfloor`` command line: argument parsing and dispatch to ``tui.commands.*``.
+
+Exit codes (documented in the README):
+
+- 0: success (for ``check``: all well)
+- 1: warnings found (``check``, ``snapshot`` with a prefix below its warning threshold)
+- 2: critical findings (``check``)
+- 3: bad usage or configuration
+- 4: input could not be read (missing file, unknown format, unreachable feed)
+- 130: interrupted
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from tui import __version__
+
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_WARNING", "EXIT_CRITICAL", "EXIT_USAGE", "EXIT_INPUT"]
+
+EXIT_OK = 0
+EXIT_WARNING = 1
+EXIT_CRITICAL = 2
+EXIT_USAGE = 3
+EXIT_INPUT = 4
+EXIT_INTERRUPTED = 130
+
+COMMANDS = ("console", "snapshot", "replay", "record", "check", "collect", "report", "attach")
+"""Sub-command modules under ``tui.commands``; a module missing here is simply not offered."""
+
+
+class CommandError(Exception):
+    """A command failed in a way the user can act on; ``exit_code`` says which kind."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_INPUT) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--config PATH`` option every command shares."""
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="TOML config file (default: $WATCHFLOOR_CONFIG, then ~/.config/watchfloor/config.toml; "
+        "without one, the built-in North Korea watch)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every available sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="watchfloor",
+        description="A terminal watch floor for Internet routing and DNS. "
+        "Without a sub-command, opens the live console.",
+        epilog="Exit codes: 0 ok, 1 warnings, 2 critical, 3 usage/config error, 4 input error, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"watchfloor {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"tui.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"tui.commands.{name}":
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``watchfloor`` with ``argv``; returns the exit code."""
+    from tui.config import ConfigError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        # Bare `watchfloor [options]` opens the console, as documented.
+        if "console" in parser._subparsers._group_actions[0].choices:  # type: ignore[union-attr]
+            argv = ["console", *argv]
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"watchfloor: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CommandError as exc:
+        print(f"watchfloor: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("watchfloor: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK

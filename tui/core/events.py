@@ -1,0 +1,341 @@
+"""Typed, immutable events: everything the engine learns arrives as one of these.
+
+Every event has ``ts`` (UTC seconds, float) first. Feeds build them from the outside world;
+the journal stores them with :func:`event_to_dict` and reads them back with
+:func:`event_from_dict`, so a replay feeds the engine exactly what the live run did.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, NamedTuple
+
+from tui.core.aspath import ASPath, format_path, origin_of, parse_path
+from tui.core.prefixes import Prefix
+
+__all__ = [
+    "Event",
+    "EventDecodeError",
+    "PeerKey",
+    "RouteAnnounced",
+    "RouteWithdrawn",
+    "PeerStateChanged",
+    "PeerSeen",
+    "FullFeedPeers",
+    "FeedStatus",
+    "RecordRejected",
+    "DnsProbeResult",
+    "Finding",
+    "Severity",
+    "EVENT_TYPES",
+    "event_to_dict",
+    "event_from_dict",
+    "event_to_json",
+    "ESTABLISHED",
+]
+
+ESTABLISHED = "ESTABLISHED"
+
+
+class PeerKey(NamedTuple):
+    """One BGP session as a collector sees it."""
+
+    collector: str
+    peer_ip: str
+    peer_asn: int
+
+    def __str__(self) -> str:
+        return f"{self.collector} {self.peer_ip} AS{self.peer_asn}"
+
+
+class Severity:
+    """Severity names, ordered by :data:`RANK`."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    RANK: ClassVar[dict[str, int]] = {"info": 0, "warning": 1, "critical": 2}
+
+
+class EventDecodeError(ValueError):
+    """A stored event could not be turned back into an event object."""
+
+
+@dataclass(frozen=True, slots=True)
+class RouteAnnounced:
+    """A peer announced (or re-announced, implicitly replacing) a route to ``prefix``."""
+
+    ts: float
+    collector: str
+    peer_ip: str
+    peer_asn: int
+    prefix: Prefix
+    as_path: ASPath
+    next_hop: str = ""
+    communities: tuple[str, ...] = ()
+    source: str = ""
+    KIND: ClassVar[str] = "announce"
+
+    @property
+    def peer(self) -> PeerKey:
+        """The session this route came over."""
+        return PeerKey(self.collector, self.peer_ip, self.peer_asn)
+
+    @property
+    def origin(self) -> int | tuple[int, ...] | None:
+        """Origin ASN (a tuple when the path ends in an AS_SET)."""
+        return origin_of(self.as_path)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteWithdrawn:
+    """A peer withdrew its route to ``prefix``."""
+
+    ts: float
+    collector: str
+    peer_ip: str
+    peer_asn: int
+    prefix: Prefix
+    source: str = ""
+    KIND: ClassVar[str] = "withdraw"
+
+    @property
+    def peer(self) -> PeerKey:
+        """The session this withdrawal came over."""
+        return PeerKey(self.collector, self.peer_ip, self.peer_asn)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerStateChanged:
+    """A BGP session changed state (MRT STATE_CHANGE, RIS_PEER_STATE).
+
+    A peer that leaves ESTABLISHED loses every route it had announced.
+    """
+
+    ts: float
+    collector: str
+    peer_ip: str
+    peer_asn: int
+    old_state: str
+    new_state: str
+    source: str = ""
+    KIND: ClassVar[str] = "peer_state"
+
+    @property
+    def peer(self) -> PeerKey:
+        """The session that changed state."""
+        return PeerKey(self.collector, self.peer_ip, self.peer_asn)
+
+    @property
+    def is_up(self) -> bool:
+        """True when the session is now established."""
+        return self.new_state.upper() == ESTABLISHED
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSeen:
+    """A session sent data: it exists and is up, even if none of its routes are kept.
+
+    Feeds that drop unwatched routes early emit this once per session, so the session still
+    counts among the full-feed peers that could have seen a watched prefix.
+    """
+
+    ts: float
+    collector: str
+    peer_ip: str
+    peer_asn: int
+    source: str = ""
+    KIND: ClassVar[str] = "peer_seen"
+
+    @property
+    def peer(self) -> PeerKey:
+        """The session that was heard from."""
+        return PeerKey(self.collector, self.peer_ip, self.peer_asn)
+
+
+@dataclass(frozen=True, slots=True)
+class FullFeedPeers:
+    """Declares which peers carry a full table (the denominator of visibility).
+
+    ``basis`` says where the list came from (``"ripestat ris-peers"``, ``"rib size"``, ``"config"``)
+    so the console can say how trustworthy the percentage is.
+    """
+
+    ts: float
+    peers: tuple[PeerKey, ...]
+    basis: str
+    source: str = ""
+    KIND: ClassVar[str] = "full_feed"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """A feed's health changed: ``connecting``, ``up``, ``gap`` (data missing), ``down``, ``ended``.
+
+    While a feed is ``down`` or in a ``gap``, the peers it supplies are *unknown*, never
+    withdrawn. ``gap_start``/``gap_end`` are set on the event that closes a gap.
+    """
+
+    ts: float
+    feed: str
+    state: str
+    detail: str = ""
+    gap_start: float | None = None
+    gap_end: float | None = None
+    KIND: ClassVar[str] = "feed_status"
+
+    @property
+    def gap_seconds(self) -> float | None:
+        """Length of the closed gap, when this event closes one."""
+        if self.gap_start is None or self.gap_end is None:
+            return None
+        return self.gap_end - self.gap_start
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRejected:
+    """A record a feed could not read: counted and shown, never fatal, never silently lost."""
+
+    ts: float
+    feed: str
+    location: str
+    reason: str
+    excerpt: str = ""
+    KIND: ClassVar[str] = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class DnsProbeResult:
+    """One DNS query to one server address over one transport, and what came back.
+
+    ``outcome`` is one of ``ok``, ``timeout``, ``refused``, ``servfail``, ``nxdomain``,
+    ``lame`` (answered without authority), ``unreachable`` (connection refused / no route),
+    ``error`` (anything else; see ``detail``).
+    """
+
+    ts: float
+    zone: str
+    server: str
+    address: str
+    port: int
+    transport: str
+    qname: str
+    qtype: str
+    outcome: str
+    rcode: str | None = None
+    latency: float | None = None
+    serial: int | None = None
+    authoritative: bool = False
+    truncated: bool = False
+    answers: tuple[str, ...] = ()
+    detail: str = ""
+    role: str = "authoritative"
+    """``authoritative`` for a zone's nameserver, ``resolver`` or ``doh`` for a recursive path."""
+    KIND: ClassVar[str] = "dns"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A detector's conclusion, opened, updated and closed over time.
+
+    ``evidence`` holds JSON-compatible key/value pairs (collectors, peer counts, triggering
+    updates or DNS results) so that the finding can be checked, not just believed.
+    """
+
+    ts: float
+    finding_id: str
+    watch: str
+    kind: str
+    severity: str
+    state: str
+    subject: str
+    summary: str
+    started: float
+    evidence: tuple[tuple[str, Any], ...] = field(default=())
+    KIND: ClassVar[str] = "finding"
+
+    @property
+    def evidence_dict(self) -> dict[str, Any]:
+        """The evidence as a plain dict."""
+        return dict(self.evidence)
+
+
+Event = (
+    RouteAnnounced
+    | RouteWithdrawn
+    | PeerStateChanged
+    | PeerSeen
+    | FullFeedPeers
+    | FeedStatus
+    | RecordRejected
+    | DnsProbeResult
+    | Finding
+)
+
+EVENT_TYPES: dict[str, type] = {
+    cls.KIND: cls
+    for cls in (
+        RouteAnnounced,
+        RouteWithdrawn,
+        PeerStateChanged,
+        PeerSeen,
+        FullFeedPeers,
+        FeedStatus,
+        RecordRejected,
+        DnsProbeResult,
+        Finding,
+    )
+}
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """A JSON-compatible dict with a ``kind`` tag; prefixes and paths become text."""
+    out: dict[str, Any] = {"kind": event.KIND}
+    for f in fields(event):  # type: ignore[arg-type]
+        value = getattr(event, f.name)
+        if isinstance(value, Prefix):
+            value = str(value)
+        elif f.name == "as_path":
+            value = format_path(value)
+        elif f.name == "peers":
+            value = [list(p) for p in value]
+        elif f.name == "evidence":
+            value = {k: v for k, v in value}
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
+def event_to_json(event: Event) -> str:
+    """One compact JSON line for ``event``."""
+    return json.dumps(event_to_dict(event), separators=(",", ":"), sort_keys=False)
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Inverse of :func:`event_to_dict`; raises :class:`EventDecodeError`."""
+    try:
+        cls = EVENT_TYPES[data["kind"]]
+    except (KeyError, TypeError):
+        raise EventDecodeError(f"unknown event kind in {str(data)[:80]!r}") from None
+    kwargs: dict[str, Any] = {}
+    try:
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if f.name == "prefix":
+                value = Prefix.parse(value)
+            elif f.name == "as_path":
+                value = parse_path(value)
+            elif f.name == "peers":
+                value = tuple(PeerKey(c, ip, int(asn)) for c, ip, asn in value)
+            elif f.name == "evidence":
+                value = tuple(value.items())
+            elif isinstance(value, list):
+                value = tuple(value)
+            kwargs[f.name] = value
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise EventDecodeError(f"bad {data.get('kind')} event: {exc}") from None

@@ -1,0 +1,359 @@
+"""Route state per BGP session, and visibility computed from it.
+
+Storage is peer-major: each session has one dict per IP version, keyed by the prefix's wire
+key (see :mod:`tui.core.prefixes`). That makes the three hot operations cheap: storing a route
+(one dict assignment, no Prefix object), a session going down (drop its dicts) and counting the
+sessions that hold one prefix (one lookup per session).
+
+Meanings (DESIGN.md, "Meanings that must be exact"):
+
+- visibility = full-feed sessions that are up and hold a route to exactly the prefix / full-feed
+  sessions that are up;
+- a session whose feed is broken or silent is *unknown*: its routes are kept but counted in
+  neither number, and reported apart. Missing data never reads as an outage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tui.core.aspath import ASPath, format_path, origin_of, parse_path
+from tui.core.events import (
+    FeedStatus,
+    FullFeedPeers,
+    PeerKey,
+    PeerSeen,
+    PeerStateChanged,
+    RouteAnnounced,
+    RouteWithdrawn,
+)
+from tui.core.prefixes import Prefix, WireKey, wire_key_to_prefix
+
+__all__ = [
+    "FULL_FEED_SHARE",
+    "PeerStatus",
+    "PeerInfo",
+    "Route",
+    "RouteLike",
+    "RouteState",
+    "Visibility",
+]
+
+FULL_FEED_SHARE = 0.75
+"""Without a declared full-feed list, a session whose table holds at least this share of the
+largest table of its IP version counts as full-feed (RIS's own thresholds are a similar cut)."""
+
+
+class PeerStatus:
+    """The three states a session can be in, as far as visibility is concerned."""
+
+    UP = "up"
+    DOWN = "down"
+    UNKNOWN = "unknown"
+
+
+class RouteLike(Protocol):
+    """What a stored route offers; MRT stores lazily decoded routes with the same shape."""
+
+    @property
+    def as_path(self) -> ASPath: ...
+
+    @property
+    def next_hop(self) -> str: ...
+
+    @property
+    def communities(self) -> tuple[str, ...]: ...
+
+    @property
+    def since(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A route as one session holds it."""
+
+    as_path: ASPath
+    next_hop: str
+    communities: tuple[str, ...]
+    since: float
+
+    @property
+    def origin(self) -> int | tuple[int, ...] | None:
+        """Origin ASN, or the AS_SET tuple when the path ends in a set."""
+        return origin_of(self.as_path)
+
+
+@dataclass(slots=True)
+class PeerInfo:
+    """What is known about one session."""
+
+    key: PeerKey
+    status: str
+    source: str
+    since: float
+    last_seen: float
+    v4: dict[WireKey, RouteLike]
+    v6: dict[WireKey, RouteLike]
+
+    def table(self, version: int) -> dict[WireKey, RouteLike]:
+        """The route dict for IP ``version``."""
+        return self.v4 if version == 4 else self.v6
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """How many full-feed sessions see a prefix right now.
+
+    ``ratio`` is None when no full-feed session is known to be up: then nothing can be said.
+    """
+
+    visible: int
+    full_feed: int
+    unknown: int
+    basis: str
+
+    @property
+    def ratio(self) -> float | None:
+        """Share of up full-feed sessions holding the prefix, or None when unknowable."""
+        return self.visible / self.full_feed if self.full_feed else None
+
+
+class RouteState:
+    """Every session's routes, the sessions' status, and the full-feed set."""
+
+    def __init__(self) -> None:
+        self._peers: dict[PeerKey, PeerInfo] = {}
+        self._declared_full_feed: frozenset[PeerKey] | None = None
+        self._full_feed_basis = ""
+        self._feeds_down: set[str] = set()
+        self.last_ts: float | None = None
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    def peer(self, key: PeerKey, ts: float, source: str = "") -> PeerInfo:
+        """The session ``key``, created as up when first heard from."""
+        info = self._peers.get(key)
+        if info is None:
+            status = PeerStatus.UNKNOWN if source in self._feeds_down else PeerStatus.UP
+            info = self._peers[key] = PeerInfo(key, status, source, ts, ts, {}, {})
+        return info
+
+    def peers(self) -> Iterator[PeerInfo]:
+        """Every session ever heard of."""
+        return iter(self._peers.values())
+
+    def peers_up(self) -> list[PeerInfo]:
+        """Sessions that are up and whose data is current."""
+        return [p for p in self._peers.values() if p.status == PeerStatus.UP]
+
+    # -- applying events ------------------------------------------------------------------------
+
+    def apply(self, event: object) -> bool:
+        """Apply one event; returns True when route or session state changed."""
+        if isinstance(event, RouteAnnounced):
+            route = Route(event.as_path, event.next_hop, event.communities, event.ts)
+            self.announce(event.peer, event.prefix.version, event.prefix.wire_key, route, event.ts, event.source)
+            return True
+        if isinstance(event, RouteWithdrawn):
+            return self.withdraw(event.peer, event.prefix.version, event.prefix.wire_key, event.ts, event.source)
+        if isinstance(event, PeerStateChanged):
+            return self.set_peer_state(event.peer, event.is_up, event.ts, event.source)
+        if isinstance(event, PeerSeen):
+            info = self.peer(event.peer, event.ts, event.source)
+            info.last_seen = event.ts
+            self.last_ts = event.ts
+            return False
+        if isinstance(event, FullFeedPeers):
+            self.declare_full_feed(event.peers, event.basis)
+            return True
+        if isinstance(event, FeedStatus):
+            return self.set_feed_state(event.feed, event.state, event.ts)
+        return False
+
+    def announce(
+        self, peer: PeerKey, version: int, key: WireKey, route: RouteLike, ts: float, source: str = ""
+    ) -> None:
+        """Store ``route`` for ``key`` at session ``peer`` (the hot path of every feed)."""
+        info = self._peers.get(peer) or self.peer(peer, ts, source)
+        info.table(version)[key] = route
+        info.last_seen = ts
+        if info.status == PeerStatus.DOWN:
+            # An UPDATE proves the session is established even if we missed the state change.
+            info.status = PeerStatus.UP
+            info.since = ts
+        self.last_ts = ts
+
+    def withdraw(self, peer: PeerKey, version: int, key: WireKey, ts: float, source: str = "") -> bool:
+        """Remove the route for ``key`` at ``peer``; True when there was one."""
+        info = self._peers.get(peer) or self.peer(peer, ts, source)
+        info.last_seen = ts
+        self.last_ts = ts
+        return info.table(version).pop(key, None) is not None
+
+    def set_peer_state(self, peer: PeerKey, up: bool, ts: float, source: str = "") -> bool:
+        """A session went up or down; down drops every route it held."""
+        info = self.peer(peer, ts, source)
+        info.last_seen = ts
+        self.last_ts = ts
+        if up:
+            changed = info.status != PeerStatus.UP
+            info.status = PeerStatus.UP
+            if changed:
+                info.since = ts
+            return changed
+        had_routes = bool(info.v4 or info.v6)
+        changed = info.status != PeerStatus.DOWN or had_routes
+        info.status = PeerStatus.DOWN
+        info.since = ts
+        info.v4 = {}
+        info.v6 = {}
+        return changed
+
+    def set_feed_state(self, feed: str, state: str, ts: float) -> bool:
+        """A feed broke (its sessions become unknown) or came back (they are up again)."""
+        broken = state in ("down", "gap")
+        if broken:
+            self._feeds_down.add(feed)
+        elif state == "up":
+            self._feeds_down.discard(feed)
+        else:
+            return False
+        changed = False
+        for info in self._peers.values():
+            if info.source != feed:
+                continue
+            if broken and info.status == PeerStatus.UP:
+                info.status = PeerStatus.UNKNOWN
+                changed = True
+            elif not broken and info.status == PeerStatus.UNKNOWN:
+                info.status = PeerStatus.UP
+                changed = True
+        return changed
+
+    def declare_full_feed(self, peers: Iterable[PeerKey], basis: str) -> None:
+        """Fix the full-feed set (from RIPEstat, a RIB, or the config)."""
+        self._declared_full_feed = frozenset(peers)
+        self._full_feed_basis = basis
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def full_feed_peers(self) -> tuple[list[PeerInfo], str]:
+        """Up sessions that carry a full table, and the basis of that judgement."""
+        up = self.peers_up()
+        if self._declared_full_feed is not None:
+            return [p for p in up if p.key in self._declared_full_feed], self._full_feed_basis
+        largest4 = max((len(p.v4) for p in up), default=0)
+        largest6 = max((len(p.v6) for p in up), default=0)
+        if largest4 < 1000 and largest6 < 1000:
+            # Too little data to tell a full table from a partial one: every session counts.
+            return up, "all sessions seen"
+        cut4, cut6 = largest4 * FULL_FEED_SHARE, largest6 * FULL_FEED_SHARE
+        chosen = [p for p in up if (largest4 and len(p.v4) >= cut4) or (largest6 and len(p.v6) >= cut6)]
+        return chosen, f"table size >= {int(FULL_FEED_SHARE * 100)}% of largest"
+
+    def routes_to(self, prefix: Prefix) -> list[tuple[PeerInfo, RouteLike]]:
+        """Every session's route to exactly ``prefix`` (down sessions hold none)."""
+        key = prefix.wire_key
+        out = []
+        for info in self._peers.values():
+            route = info.table(prefix.version).get(key)
+            if route is not None:
+                out.append((info, route))
+        return out
+
+    def visibility(self, prefix: Prefix) -> Visibility:
+        """Visibility of exactly ``prefix`` among up full-feed sessions."""
+        full, basis = self.full_feed_peers()
+        key = prefix.wire_key
+        visible = sum(1 for p in full if key in p.table(prefix.version))
+        unknown = sum(1 for p in self._peers.values() if p.status == PeerStatus.UNKNOWN)
+        return Visibility(visible, len(full), unknown, basis)
+
+    def more_specifics(self, prefix: Prefix) -> dict[Prefix, list[tuple[PeerInfo, RouteLike]]]:
+        """Routes to prefixes strictly inside ``prefix``, grouped by prefix."""
+        return self._related(prefix, inside=True)
+
+    def less_specifics(self, prefix: Prefix) -> dict[Prefix, list[tuple[PeerInfo, RouteLike]]]:
+        """Routes to prefixes strictly covering ``prefix`` (what still carries its traffic)."""
+        return self._related(prefix, inside=False)
+
+    def _related(self, prefix: Prefix, *, inside: bool) -> dict[Prefix, list[tuple[PeerInfo, RouteLike]]]:
+        out: dict[Prefix, list[tuple[PeerInfo, RouteLike]]] = {}
+        cache: dict[WireKey, Prefix | None] = {}
+        for info in self._peers.values():
+            for key, route in info.table(prefix.version).items():
+                other = cache.get(key, _UNSET)
+                if other is _UNSET:
+                    candidate = wire_key_to_prefix(prefix.version, key)
+                    related = (
+                        candidate.is_more_specific_of(prefix) if inside else prefix.is_more_specific_of(candidate)
+                    )
+                    other = cache[key] = candidate if related else None
+                if other is not None:
+                    out.setdefault(other, []).append((info, route))  # type: ignore[arg-type]
+        return out
+
+    def route_count(self) -> int:
+        """Total routes held by all sessions."""
+        return sum(len(p.v4) + len(p.v6) for p in self._peers.values())
+
+    def prefix_count(self) -> int:
+        """Distinct prefixes held by any session."""
+        keys4: set[WireKey] = set()
+        keys6: set[WireKey] = set()
+        for p in self._peers.values():
+            keys4.update(p.v4)
+            keys6.update(p.v6)
+        return len(keys4) + len(keys6)
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def to_snapshot(self) -> dict[str, Any]:
+        """The whole state as JSON-compatible data (for journal checkpoints)."""
+        peers = []
+        for info in self._peers.values():
+            routes = []
+            for version in (4, 6):
+                for key, route in info.table(version).items():
+                    routes.append(
+                        [version, key.hex(), format_path(route.as_path), route.next_hop,
+                         list(route.communities), route.since]
+                    )
+            peers.append(
+                {"key": list(info.key), "status": info.status, "source": info.source,
+                 "since": info.since, "last_seen": info.last_seen, "routes": routes}
+            )
+        declared = None if self._declared_full_feed is None else sorted(list(p) for p in self._declared_full_feed)
+        return {
+            "peers": peers,
+            "full_feed": declared,
+            "full_feed_basis": self._full_feed_basis,
+            "feeds_down": sorted(self._feeds_down),
+            "last_ts": self.last_ts,
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> RouteState:
+        """Rebuild a state saved with :meth:`to_snapshot`."""
+        state = cls()
+        paths: dict[str, ASPath] = {}
+        for item in data["peers"]:
+            key = PeerKey(item["key"][0], item["key"][1], int(item["key"][2]))
+            info = PeerInfo(key, item["status"], item["source"], item["since"], item["last_seen"], {}, {})
+            for version, hexkey, path_text, next_hop, communities, since in item["routes"]:
+                path = paths.get(path_text)
+                if path is None:
+                    path = paths[path_text] = parse_path(path_text)
+                info.table(version)[bytes.fromhex(hexkey)] = Route(path, next_hop, tuple(communities), since)
+            state._peers[key] = info
+        if data.get("full_feed") is not None:
+            state._declared_full_feed = frozenset(PeerKey(c, ip, int(a)) for c, ip, a in data["full_feed"])
+        state._full_feed_basis = data.get("full_feed_basis", "")
+        state._feeds_down = set(data.get("feeds_down", ()))
+        state.last_ts = data.get("last_ts")
+        return state
+
+
+_UNSET: Any = object()
