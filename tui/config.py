@@ -81,6 +81,8 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "resolvers": ("list[str]", "host:port of recursive resolvers to ask"),
         "doh": ("list[str]", "DNS-over-HTTPS endpoints (URLs) to ask"),
         "records": ("list[str]", "\"NAME TYPE\" records checked through the resolvers"),
+        "parent": ("list[str]", "host:port of the parent zone's servers, asked for the delegation (default: found via the resolvers)"),
+        "port": ("int", "port the discovered nameservers are asked on (53)"),
     },
     "feeds": {
         "ris_live": ("table", "RIS Live websocket"),
@@ -149,6 +151,10 @@ class ZoneConfig:
     resolvers: tuple[str, ...] = ()
     doh: tuple[str, ...] = ()
     records: tuple[str, ...] = ()
+    parent: tuple[str, ...] = ()
+    """host:port of the parent zone's servers (NS delegation is asked there)."""
+    port: int = 53
+    """Port used for nameserver addresses found by discovery."""
 
 
 @dataclass(frozen=True)
@@ -411,7 +417,7 @@ class _Checker:
         self.check_keys(item, "zone")
         if "name" not in item:
             raise self.fail("zone", "name", "a [[zone]] table needs name = \"example.\"")
-        for key in ("nameservers", "resolvers"):
+        for key in ("nameservers", "resolvers", "parent"):
             for hostport in item.get(key, []):
                 if _split_hostport(hostport) is None:
                     raise self.fail("zone", key, f"{hostport!r} is not host:port (use [::1]:53 for IPv6)")
@@ -427,7 +433,15 @@ class _Checker:
             resolvers=tuple(item.get("resolvers", [])),
             doh=tuple(item.get("doh", [])),
             records=tuple(item.get("records", [])),
+            parent=tuple(item.get("parent", [])),
+            port=self.zone_port(item),
         )
+
+    def zone_port(self, item: dict[str, Any]) -> int:
+        port = item.get("port", 53)
+        if not 0 < port < 65536:
+            raise self.fail("zone", "port", f"port {port} out of range 1..65535")
+        return int(port)
 
     def feeds(self, raw: dict[str, Any]) -> FeedsConfig:
         self.check_keys(raw, "feeds")
