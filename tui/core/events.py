@@ -289,11 +289,16 @@ EVENT_TYPES: dict[str, type] = {
 }
 
 
+_FIELD_KEYS = {"kind": "finding_kind"}
+"""Fields stored under another key: ``Finding.kind`` would otherwise overwrite the ``kind`` tag."""
+
+
 def event_to_dict(event: Event) -> dict[str, Any]:
     """A JSON-compatible dict with a ``kind`` tag; prefixes and paths become text."""
     out: dict[str, Any] = {"kind": event.KIND}
     for f in fields(event):  # type: ignore[arg-type]
         value = getattr(event, f.name)
+        key = _FIELD_KEYS.get(f.name, f.name)
         if isinstance(value, Prefix):
             value = str(value)
         elif f.name == "as_path":
@@ -304,7 +309,7 @@ def event_to_dict(event: Event) -> dict[str, Any]:
             value = {k: v for k, v in value}
         elif isinstance(value, tuple):
             value = list(value)
-        out[f.name] = value
+        out[key] = value
     return out
 
 
@@ -322,9 +327,10 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     kwargs: dict[str, Any] = {}
     try:
         for f in fields(cls):
-            if f.name not in data:
+            key = _FIELD_KEYS.get(f.name, f.name)
+            if key not in data:
                 continue
-            value = data[f.name]
+            value = data[key]
             if f.name == "prefix":
                 value = Prefix.parse(value)
             elif f.name == "as_path":
