@@ -192,6 +192,27 @@ class RouteState:
         self.last_ts = ts
         return info.table(version).pop(key, None) is not None
 
+    def announce_many(
+        self, peer: PeerKey, version: int, keys: Iterable[WireKey], route: RouteLike, ts: float, source: str = ""
+    ) -> None:
+        """Store one shared ``route`` for every key in ``keys`` (bulk :meth:`announce`, for MRT)."""
+        info = self._peers.get(peer) or self.peer(peer, ts, source)
+        info.table(version).update(dict.fromkeys(keys, route))
+        info.last_seen = ts
+        if info.status == PeerStatus.DOWN:
+            info.status = PeerStatus.UP
+            info.since = ts
+        self.last_ts = ts
+
+    def withdraw_many(self, peer: PeerKey, version: int, keys: Iterable[WireKey], ts: float, source: str = "") -> int:
+        """Remove the routes for ``keys`` at ``peer`` (bulk :meth:`withdraw`); returns how many there were."""
+        info = self._peers.get(peer) or self.peer(peer, ts, source)
+        info.last_seen = ts
+        self.last_ts = ts
+        table = info.table(version)
+        pop = table.pop
+        return sum(1 for key in keys if pop(key, None) is not None)
+
     def set_peer_state(self, peer: PeerKey, up: bool, ts: float, source: str = "") -> bool:
         """A session went up or down; down drops every route it held."""
         info = self.peer(peer, ts, source)
