@@ -1,0 +1,1 @@
+"""Real servers on loopback that speak the feeds' protocols, for the feed tests."""
