@@ -85,3 +85,17 @@ class Timeline:
     def clear(self) -> None:
         """Forget everything (used when seeking backwards)."""
         self._series.clear()
+
+    def to_snapshot(self) -> dict[str, list[list[float | int | None]]]:
+        """Every bucket as JSON-compatible data (journal checkpoints keep the plots after a seek)."""
+        return {
+            key: [[b.start, b.visible, b.full_feed, b.announcements, b.withdrawals] for b in series.values()]
+            for key, series in self._series.items()
+        }
+
+    def restore(self, data: dict[str, list[list[float | int | None]]]) -> None:
+        """Replace the content with a :meth:`to_snapshot` result."""
+        self._series = {
+            key: OrderedDict((row[0], Bucket(row[0], row[1], row[2], row[3], row[4])) for row in rows)  # type: ignore[arg-type]
+            for key, rows in data.items()
+        }

@@ -1,0 +1,163 @@
+"""``watchfloor replay``: play sources back through the engine, in the console or headless."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any, TextIO
+
+from tui.cli import EXIT_OK, EXIT_USAGE, CommandError, add_config_argument
+from tui.commands.snapshot import add_watch_argument, load_watchlist, plain, time_argument
+from tui.core.clock import MAX_SPEED
+from tui.core.engine import LogEntry
+from tui.core.events import event_to_dict
+
+__all__ = ["register", "run", "log_line", "log_json", "fetch_archive"]
+
+EPILOG = """\
+SOURCE is an MRT file (plain, .gz or .bz2), a RIS Live capture (one JSON object per line) or a
+watchfloor journal, told apart by content. Several SOURCEs are merged in time order. Without
+SOURCE, --from/--until fetch the window's MRT archives (BGPStream broker) when that is set up.
+
+examples:
+  watchfloor replay --headless updates.et-header.2015.gz
+  watchfloor replay --headless --jsonl --from 2014-12-22T16:00Z --until 2014-12-23T00:00Z my.journal
+  watchfloor replay --headless --watch 210.52.109.0/24 rib.gz updates.*.gz
+  watchfloor replay bview.20141222.0000.gz updates.20141222.*.gz     # opens the console
+
+exit codes: 0 done, 3 bad usage or config, 4 a SOURCE could not be read.
+"""
+
+fetch_archive: Any = None
+"""Hook for ``replay --from/--until`` without SOURCE: ``fetch_archive(start, until, config) -> [paths]``.
+
+The BGPStream feed sets it (``tui.feeds.bgpstream``); while it is None, SOURCE is required.
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``replay`` sub-command."""
+    parser = subparsers.add_parser(
+        "replay",
+        help="replay MRT files, RIS Live captures or a journal (console, or --headless event log)",
+        description="Replay sources through the same engine as live. In the console: play, pause, speed, "
+        "seek. With --headless: print the event log for the watched prefixes.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("sources", nargs="*", metavar="SOURCE", help="MRT file, RIS Live capture or journal")
+    parser.add_argument("--headless", action="store_true", help="print the event log instead of opening the console")
+    parser.add_argument("--from", dest="start", metavar="TIME", help="first time to show (ISO 8601 or unix seconds)")
+    parser.add_argument("--until", metavar="TIME", help="last time to show (ISO 8601 or unix seconds)")
+    parser.add_argument("--jsonl", action="store_true", help="with --headless: one JSON object per event")
+    add_watch_argument(parser)
+    add_config_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def log_line(entry: LogEntry) -> str:
+    """One plain-text line of the event log (untrusted text escaped)."""
+    from tui.journal.replay import format_time
+
+    watch = f" [{plain(entry.watch)}]" if entry.watch else ""
+    return f"{format_time(entry.ts, precise=True)} {entry.severity:<8} {entry.kind:<9}{watch} {plain(entry.text)}"
+
+
+def log_json(entry: LogEntry) -> dict[str, Any]:
+    """One ``--jsonl`` object (format in docs/cli.md)."""
+    from tui.journal.replay import format_time
+
+    return {
+        "time": format_time(entry.ts, precise=True),
+        "ts": entry.ts,
+        "severity": entry.severity,
+        "kind": entry.kind,
+        "watch": entry.watch,
+        "subject": entry.subject,
+        "text": entry.text,
+        "event": event_to_dict(entry.event) if entry.event is not None else None,
+    }
+
+
+def _sources(args: argparse.Namespace, config: Any, start: float | None, until: float | None) -> list[str]:
+    if args.sources:
+        return list(args.sources)
+    if start is None or until is None:
+        raise CommandError("give a SOURCE (MRT file, RIS Live capture or journal), or --from and --until", EXIT_USAGE)
+    if fetch_archive is None:
+        raise CommandError(
+            "fetching archives for --from/--until is not available here; download the MRT files and give them as SOURCE",
+            EXIT_USAGE,
+        )
+    return [str(p) for p in fetch_archive(start, until, config)]
+
+
+def _detectors(config: Any, watchlist: Any) -> list[Any]:
+    """The detectors the live console runs, when that package provides a factory."""
+    try:
+        from tui.core import detectors as package
+    except ImportError:
+        return []
+    factory = getattr(package, "default_detectors", None)
+    return list(factory(config, watchlist)) if callable(factory) else []
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``watchfloor replay``."""
+    from tui.journal.replay import ReplaySession
+    from tui.journal.store import JournalError
+
+    watchlist, config = load_watchlist(args)
+    start = time_argument(args.start, "--from")
+    until = time_argument(args.until, "--until")
+    if start is not None and until is not None and until < start:
+        raise CommandError("--until is before --from", EXIT_USAGE)
+    if args.jsonl and not args.headless:
+        raise CommandError("--jsonl goes with --headless", EXIT_USAGE)
+    paths = _sources(args, config, start, until)
+    try:
+        session = ReplaySession.open(
+            paths, watchlist, detectors=_detectors(config, watchlist), checkpoint_interval=config.checkpoint_interval,
+            log_size=1_000_000 if args.headless else 5000,
+        )
+    except JournalError as exc:
+        raise CommandError(str(exc)) from None
+    with session:
+        if not args.headless:
+            from tui.console import app  # Textual only past this point
+
+            runner = getattr(app, "run_replay", None)
+            if runner is None:
+                raise CommandError("this console cannot replay yet; use --headless", EXIT_USAGE)
+            return int(runner(session, config=config, start=start, until=until) or 0)
+        play_headless(session, sys.stdout, start=start, until=until, jsonl=args.jsonl)
+    return EXIT_OK
+
+
+def play_headless(session: Any, out: TextIO, *, start: float | None, until: float | None, jsonl: bool) -> int:
+    """Play ``session`` at full speed, printing the event log between ``start`` and ``until``."""
+    engine = session.engine
+    if start is not None and start > session.start:
+        # Everything before --from builds the state silently; the log starts at --from.
+        session.seek(math.nextafter(start, -math.inf))
+    engine.log.clear()
+    if until is not None:
+        session.clock.end = min(session.clock.end, max(until, session.clock.position))
+    session.clock.speed = MAX_SPEED
+    session.play()
+    printed = 0
+    while True:
+        session.step(0.0)
+        for entry in engine.log:
+            if jsonl:
+                out.write(json.dumps(log_json(entry), separators=(",", ":")) + "\n")
+            else:
+                out.write(log_line(entry) + "\n")
+            printed += 1
+        engine.log.clear()
+        if not session.clock.playing:
+            break
+    out.flush()
+    return printed

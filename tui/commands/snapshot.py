@@ -1,0 +1,250 @@
+"""``watchfloor snapshot``: the state of the watched prefixes at one moment, as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import unicodedata
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+from tui.cli import EXIT_OK, EXIT_USAGE, EXIT_WARNING, CommandError, add_config_argument
+from tui.core.aspath import format_origin, format_path
+from tui.core.engine import Engine
+from tui.core.prefixes import Prefix, PrefixError
+from tui.core.watchlist import Watch, Watchlist
+
+__all__ = ["register", "run", "snapshot_data", "below_warning", "render_table", "plain", "load_watchlist", "time_argument"]
+
+EPILOG = """\
+SOURCE is an MRT file (plain, .gz or .bz2), a RIS Live capture (one JSON object per line) or a
+watchfloor journal; the kind is read from the content, not the name. Several SOURCEs are merged
+in time order.
+
+examples:
+  watchfloor snapshot updates.et-header.2015.gz
+  watchfloor snapshot --json bview.20141222.0000.gz updates.20141222.*.gz
+  watchfloor snapshot --watch 175.45.176.0/22 --at 2014-12-22T16:00:00Z my.journal
+  watchfloor snapshot --at 1445565700 --json capture.ndjson | jq '.prefixes[].visibility'
+
+exit codes: 0 all watched prefixes at or above their warning threshold (or unknowable),
+1 a watched prefix below its visibility_warn threshold, 3 bad usage or config,
+4 a SOURCE could not be read.
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``snapshot`` sub-command."""
+    parser = subparsers.add_parser(
+        "snapshot",
+        help="print the state of the watched prefixes at a time",
+        description="Print the state of the watched prefixes at TIME (default: the end of the data): "
+        "visibility, origins, every route to each prefix, and more-specifics.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="MRT file, RIS Live capture or journal")
+    add_watch_argument(parser)
+    add_config_argument(parser)
+    parser.add_argument("--at", metavar="TIME", help="ISO 8601 (2015-10-23T02:01:30Z) or unix seconds; default: end of data")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (format in docs/cli.md)")
+    parser.set_defaults(func=run)
+
+
+def add_watch_argument(parser: argparse.ArgumentParser) -> None:
+    """``--watch PREFIX`` (repeatable): an ad-hoc watch replacing the configured watchlist."""
+    parser.add_argument(
+        "--watch",
+        action="append",
+        metavar="PREFIX",
+        default=[],
+        help="watch this prefix (repeatable); when given, replaces the configured watchlist",
+    )
+
+
+def load_watchlist(args: argparse.Namespace) -> tuple[Watchlist, Any]:
+    """The watchlist for a command: ``--watch`` prefixes, else the config's watches; and the config."""
+    from tui.config import load_config
+
+    config = load_config(getattr(args, "config", None))
+    if args.watch:
+        prefixes = []
+        for text in args.watch:
+            try:
+                prefixes.append(Prefix.parse(text, strict=True))
+            except PrefixError as exc:
+                raise CommandError(f"--watch: {exc}; write a network address with its length, e.g. 192.0.2.0/24", EXIT_USAGE) from None
+        return Watchlist([Watch("ad hoc", tuple(dict.fromkeys(prefixes)))]), config
+    return config.watchlist(), config
+
+
+def time_argument(text: str | None, option: str) -> float | None:
+    """Parse a TIME option; a bad one is a usage error (exit 3)."""
+    from tui.journal.replay import TimeFormatError, parse_time
+
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except TimeFormatError as exc:
+        raise CommandError(f"{option}: {exc}", EXIT_USAGE) from None
+
+
+def plain(text: str) -> str:
+    """Untrusted text made safe for a terminal: control and format characters become escapes."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() or ch == " " else (ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch)[0] == "C" else ch)
+        for ch in text
+    )
+
+
+def _origin_json(origin: int | tuple[int, ...] | None) -> int | list[int] | None:
+    return list(origin) if isinstance(origin, tuple) else origin
+
+
+def _origins(origins: Iterable[int | tuple[int, ...] | None]) -> list[int | list[int]]:
+    """Distinct origins: ASNs in order, then AS_SET origins as lists."""
+    found = set(origins)
+    ints = sorted(o for o in found if isinstance(o, int))
+    sets = sorted(list(o) for o in found if isinstance(o, tuple))
+    return [*ints, *sets]
+
+
+def snapshot_data(engine: Engine, at: float | None) -> dict[str, Any]:
+    """The ``snapshot --json`` object for the engine's current state (format: docs/cli.md)."""
+    from tui.core.aspath import origin_of
+    from tui.journal.replay import format_time
+
+    state = engine.state
+    full, basis = state.full_feed_peers()
+    up = state.peers_up()
+    unknown = sum(1 for p in state.peers() if p.status == "unknown")
+    prefixes = []
+    for entry in engine.watchlist.entries():
+        vis = state.visibility(entry.prefix)
+        held = sorted(state.routes_to(entry.prefix), key=lambda pr: (pr[0].key.collector, pr[0].key.peer_ip, pr[0].key.peer_asn))
+        routes = [
+            {
+                "collector": info.key.collector,
+                "peer_ip": info.key.peer_ip,
+                "peer_asn": info.key.peer_asn,
+                "as_path": format_path(route.as_path),
+                "origin": _origin_json(origin_of(route.as_path)),
+                "since": format_time(route.since, precise=True),
+            }
+            for info, route in held
+        ]
+        origins = _origins(origin_of(route.as_path) for _, route in held)
+        more = []
+        for other, pairs in sorted(state.more_specifics(entry.prefix).items(), key=lambda kv: kv[0].sort_key()):
+            more.append(
+                {
+                    "prefix": str(other),
+                    "visible_peers": state.visibility(other).visible,
+                    "origins": _origins(origin_of(route.as_path) for _, route in pairs),
+                }
+            )
+        prefixes.append(
+            {
+                "prefix": str(entry.prefix),
+                "watch": entry.watch,
+                "visible_peers": vis.visible,
+                "visibility": vis.ratio,
+                "unknown_peers": vis.unknown,
+                "origins": origins,
+                "routes": routes,
+                "more_specifics": more,
+            }
+        )
+    return {
+        "at": None if at is None else format_time(at, precise=True),
+        "peers": {"up": len(up), "full_feed": len(full), "unknown": unknown, "full_feed_basis": basis},
+        "prefixes": prefixes,
+    }
+
+
+def below_warning(data: dict[str, Any], watchlist: Watchlist) -> list[dict[str, Any]]:
+    """Prefix objects whose visibility is known and below their watch's ``visibility_warn``."""
+    return [
+        p for p in data["prefixes"]
+        if p["visibility"] is not None and p["visibility"] < watchlist.thresholds(p["watch"]).visibility_warn
+    ]
+
+
+def render_table(data: dict[str, Any], watchlist: Watchlist, out: TextIO) -> None:
+    """The readable form of a snapshot."""
+    peers = data["peers"]
+    print(
+        f"Snapshot at {data['at'] or '(no data)'}: {peers['up']} sessions up, {peers['full_feed']} full-feed "
+        f"({plain(peers['full_feed_basis'] or 'none')}), {peers['unknown']} unknown",
+        file=out,
+    )
+    rows = [("WATCH", "PREFIX", "VISIBLE", "SHARE", "STATUS", "ORIGINS")]
+    details: list[list[str]] = []
+    for p in data["prefixes"]:
+        thresholds = watchlist.thresholds(p["watch"])
+        share = p["visibility"]
+        if share is None:
+            status, shown = "unknown", "-"
+        else:
+            shown = f"{share * 100:.0f}%"
+            status = "critical" if share < thresholds.visibility_critical else "warning" if share < thresholds.visibility_warn else "ok"
+        origins = " ".join(_origin_text(o) for o in p["origins"]) or "-"
+        rows.append((plain(p["watch"]), p["prefix"], f"{p['visible_peers']}/{peers['full_feed']}", shown, status, origins))
+        lines = []
+        for ms in p["more_specifics"]:
+            ms_origins = " ".join(_origin_text(o) for o in ms["origins"]) or "-"
+            lines.append(f"    more-specific {ms['prefix']}: {ms['visible_peers']} peers, origin {ms_origins}")
+        details.append(lines)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for index, row in enumerate(rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
+        if index:
+            for line in details[index - 1]:
+                print(line, file=out)
+
+
+def _origin_text(origin: int | list[int] | None) -> str:
+    return format_origin(tuple(origin) if isinstance(origin, list) else origin)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``watchfloor snapshot``."""
+    watchlist, _config = load_watchlist(args)
+    at = time_argument(args.at, "--at")
+    engine = build_state(args.sources, watchlist, at)
+    when = at if at is not None else engine.last_event_ts
+    data = snapshot_data(engine, when)
+    if args.json:
+        json.dump(data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        render_table(data, watchlist, sys.stdout)
+    return EXIT_WARNING if below_warning(data, watchlist) else EXIT_OK
+
+
+def build_state(sources: Sequence[str], watchlist: Watchlist, at: float | None) -> Engine:
+    """An engine holding the state of ``sources`` at ``at`` (default: the end)."""
+    from tui.core.clock import FixedClock
+    from tui.feeds.sources import open_sources, sniff
+    from tui.journal.replay import ReplaySession, rebatch
+    from tui.journal.store import JournalError
+
+    if len(sources) == 1 and sniff(sources[0]) == "journal":
+        # A journal seeks: nearest checkpoint, then the rows after it.
+        try:
+            session = ReplaySession.open(sources[0], watchlist)
+        except JournalError as exc:
+            raise CommandError(str(exc)) from None
+        with session:
+            session.seek(session.end if at is None else at)
+            return session.engine
+    clock = FixedClock()
+    engine = Engine(watchlist, clock)
+    for batch in rebatch(open_sources(sources, watchlist), until=at):
+        clock.value = max(clock.value, max(e.ts for e in batch))
+        engine.ingest(batch)
+    return engine

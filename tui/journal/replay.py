@@ -1,0 +1,519 @@
+"""The replay engine: a journal played back through the same engine as live, on a virtual clock.
+
+Every replay reads a journal, so every replay can seek. A journal given as SOURCE is read in
+place; anything else (MRT files, RIS Live captures, several sources at once) is first recorded
+into a temporary journal by :func:`record_sources`, which applies each batch to the engine
+*exactly as the replay will* (same batches, same clock, same detector ticks) and stores
+checkpoints of that engine. So for sources, "seek to T" (checkpoint + the rows after it) gives
+the same state as playing every event up to T, and two replays of the same input give the same
+state and events.
+
+How events are applied, live and in replay alike:
+
+- Rows are handed to :meth:`Engine.ingest` in the batches they were recorded in, with the
+  virtual clock set to the batch's replay time ``t`` (see :mod:`tui.journal.store`). Frame
+  timing therefore decides only *how many* batches a :meth:`ReplaySession.step` applies, never
+  how they are cut, so detectors see the same batches whatever the speed.
+- Time-based detector checks (:meth:`Engine.tick`) run at every multiple of ``tick_interval``
+  seconds of data time, after the batches at or before it and before the ones after it.
+- Findings: when the session has detectors, Finding events found in the journal are *not*
+  re-applied; the detectors run again and produce the findings (so a replay shows what the
+  detectors conclude, as live did). Without detectors the recorded findings are applied as
+  they were recorded. ``findings="recorded"`` / ``"rerun"`` forces either.
+
+:meth:`ReplaySession.step_events` may stop inside a recorded batch; the rest of that batch is
+then applied as a batch of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from tui.core.clock import MAX_SPEED, VirtualClock
+from tui.core.engine import Detector, Engine, FeedHealth, LogEntry, describe
+from tui.core.events import (
+    DnsProbeResult,
+    Event,
+    FeedStatus,
+    Finding,
+    PeerStateChanged,
+    RecordRejected,
+    RouteAnnounced,
+    RouteWithdrawn,
+)
+from tui.core.prefixes import Prefix
+from tui.core.watchlist import Watchlist
+from tui.journal.store import JournalReader, JournalWriter, is_journal
+
+__all__ = [
+    "ReplaySession",
+    "Stepper",
+    "TimeFormatError",
+    "format_time",
+    "parse_time",
+    "rebatch",
+    "record_sources",
+]
+
+PathArg = str | PathLike[str]
+
+DEFAULT_CHUNK = 2000
+"""Events applied per :meth:`ReplaySession.step` at MAX_SPEED, so a UI stays responsive."""
+
+MAX_BATCH = 5000
+"""Largest batch :func:`rebatch` builds from a file source."""
+
+
+# -- time ---------------------------------------------------------------------------------------
+
+
+class TimeFormatError(ValueError):
+    """A time given by the user is neither ISO 8601 nor unix seconds."""
+
+
+def parse_time(text: str) -> float:
+    """``"2015-10-23T02:01:30Z"``, ``"2015-10-23 02:01"``, ``"2015-10-23"`` or ``"1445565690"`` → UTC seconds.
+
+    A time without a zone is UTC. Raises :class:`TimeFormatError`.
+    """
+    value = text.strip()
+    if re.fullmatch(r"[+-]?\d+(\.\d*)?", value):
+        return float(value)
+    iso = value[:-1] + "+00:00" if value[-1:] in ("Z", "z") else value
+    try:
+        moment = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        raise TimeFormatError(
+            f"not a time: {text!r}; use ISO 8601 (2015-10-23T02:01:30Z) or unix seconds (1445565690)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def format_time(ts: float, *, precise: bool = False) -> str:
+    """UTC seconds → ``"2015-10-23T02:01:30Z"`` (``precise`` keeps microseconds when there are any)."""
+    moment = dt.datetime.fromtimestamp(ts, dt.UTC)
+    if not precise or moment.microsecond == 0:
+        moment = moment.replace(microsecond=0)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+# -- batching -----------------------------------------------------------------------------------
+
+
+def rebatch(
+    batches: Iterable[Sequence[Event]], *, until: float | None = None, max_batch: int = MAX_BATCH
+) -> Iterator[list[Event]]:
+    """Regroup a file source's events into batches of one second of data time each.
+
+    File readers cut batches wherever their buffers happen to end; one batch per second makes
+    seeking land on a second and keeps batches the same for every replay. With ``until`` the
+    stream stops at the first event later than it (sources are in time order).
+    """
+    current: list[Event] = []
+    second: int | None = None
+    for batch in batches:
+        for event in batch:
+            if until is not None and event.ts > until:
+                if current:
+                    yield current
+                return
+            this = int(math.floor(event.ts))
+            if current and (this != second or len(current) >= max_batch):
+                yield current
+                current = []
+            second = this
+            current.append(event)
+    if current:
+        yield current
+
+
+def _boundary_below(t: float, interval: float) -> float:
+    """The largest multiple of ``interval`` strictly below ``t``."""
+    boundary = math.floor(t / interval) * interval
+    return boundary - interval if boundary >= t else boundary
+
+
+class Stepper:
+    """Applies batches to an engine the one deterministic way recording and replay share."""
+
+    def __init__(self, engine: Engine, clock: VirtualClock, *, tick_interval: float = 1.0, rerun_findings: bool) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.tick_interval = tick_interval
+        self.rerun_findings = rerun_findings
+        self.ticked_until: float | None = None
+        """The last tick boundary already run (None before the first batch)."""
+
+    def apply(self, events: Sequence[Event], t: float) -> None:
+        """Run the ticks due before ``t``, then ingest ``events`` at replay time ``t``."""
+        if self.ticked_until is None:
+            self.ticked_until = _boundary_below(t, self.tick_interval)
+        self._ticks(t, inclusive=False)
+        if self.rerun_findings:
+            events = [e for e in events if not isinstance(e, Finding)]
+        if events:
+            self.clock.position = t
+            self.engine.ingest(events)
+
+    def tick_through(self, t: float) -> None:
+        """Run the ticks due at or before ``t`` (every batch at or before ``t`` is applied)."""
+        if self.ticked_until is not None:
+            self._ticks(t, inclusive=True)
+
+    def _ticks(self, t: float, *, inclusive: bool) -> None:
+        assert self.ticked_until is not None
+        if not self.engine.detectors:
+            return
+        boundary = self.ticked_until + self.tick_interval
+        while boundary < t or (inclusive and boundary == t):
+            self.clock.position = boundary
+            self.engine.tick()
+            self.ticked_until = boundary
+            boundary += self.tick_interval
+
+    def restored_at(self, t: float | None) -> None:
+        """After restoring a checkpoint taken right after a batch at ``t`` (None: the start)."""
+        self.ticked_until = None if t is None else _boundary_below(t, self.tick_interval)
+
+
+def _batch_time(events: Sequence[Event], previous: float | None) -> float:
+    t = max(e.ts for e in events)
+    return t if previous is None else max(t, previous)
+
+
+def record_sources(
+    sources: Sequence[PathArg],
+    watchlist: Watchlist,
+    writer: JournalWriter,
+    *,
+    engine: Engine | None = None,
+    tick_interval: float = 1.0,
+    rerun_findings: bool | None = None,
+) -> Engine:
+    """Record file sources into ``writer``: every event as read, checkpoints of ``engine``.
+
+    Each batch is applied to ``engine`` first, the replay's way (:class:`Stepper`), then
+    appended, so the checkpoints hold exactly the state a replay of the journal reaches at the
+    same row. Returns the engine, left at the end of the data.
+    """
+    from tui.feeds.sources import open_sources
+
+    if engine is None:
+        engine = Engine(watchlist, VirtualClock(0.0, math.inf))
+    clock = engine.clock if isinstance(engine.clock, VirtualClock) else VirtualClock(0.0, math.inf)
+    engine.clock = clock
+    rerun = bool(engine.detectors) if rerun_findings is None else rerun_findings
+    stepper = Stepper(engine, clock, tick_interval=tick_interval, rerun_findings=rerun)
+    writer.attach(engine)
+    previous = writer.last_t
+    for batch in rebatch(open_sources(sources, watchlist)):
+        t = _batch_time(batch, previous)
+        stepper.apply(batch, t)
+        writer.append(batch)
+        previous = t
+    return engine
+
+
+# -- the session --------------------------------------------------------------------------------
+
+
+class ReplaySession:
+    """A journal played back through an :class:`Engine` under a :class:`VirtualClock`.
+
+    Invariant: the engine holds every row with replay time ``t <= clock.position`` (up to
+    :attr:`cursor`), except right after :meth:`open`, where nothing is applied yet and the first
+    :meth:`step` applies the rows at ``start``; and inside a MAX_SPEED run, where the clock is
+    pulled along with the rows applied so far.
+    """
+
+    def __init__(
+        self,
+        reader: JournalReader,
+        engine: Engine,
+        clock: VirtualClock,
+        *,
+        rerun_findings: bool,
+        tick_interval: float = 1.0,
+        chunk: int = DEFAULT_CHUNK,
+        workdir: Path | None = None,
+    ) -> None:
+        self.reader = reader
+        self.engine = engine
+        self.clock = clock
+        self.chunk = chunk
+        self.cursor = 0
+        """Sequence number of the last row applied (0: none)."""
+        self._stepper = Stepper(engine, clock, tick_interval=tick_interval, rerun_findings=rerun_findings)
+        self._workdir = workdir
+        bounds = reader.bounds()
+        self.last_seq = bounds[2] if bounds else 0
+
+    @classmethod
+    def open(
+        cls,
+        source: PathArg | Sequence[PathArg],
+        watchlist: Watchlist,
+        *,
+        detectors: Sequence[Detector] = (),
+        findings: str | None = None,
+        checkpoint_interval: float = 300.0,
+        keep_all_routes: bool = False,
+        log_size: int = 5000,
+        tick_interval: float = 1.0,
+        chunk: int = DEFAULT_CHUNK,
+        tmp_dir: PathArg | None = None,
+    ) -> ReplaySession:
+        """Open a journal, or record file sources into a temporary journal first.
+
+        ``findings`` is ``"rerun"`` (detectors produce them; the default when detectors are
+        given) or ``"recorded"`` (the journal's findings are applied; the default without).
+        Raises :class:`~tui.journal.store.JournalError` or the sources' errors.
+        """
+        paths = [source] if isinstance(source, str | PathLike) else list(source)
+        if findings not in (None, "rerun", "recorded"):
+            raise ValueError(f"findings must be 'rerun' or 'recorded', not {findings!r}")
+        rerun = bool(detectors) if findings is None else findings == "rerun"
+        clock = VirtualClock(0.0, 0.0)
+        engine = Engine(watchlist, clock, keep_all_routes=keep_all_routes, detectors=detectors, log_size=log_size)
+        workdir: Path | None = None
+        if len(paths) == 1 and is_journal(paths[0]):
+            reader = JournalReader(paths[0])
+        else:
+            workdir = Path(tempfile.mkdtemp(prefix="watchfloor-replay-", dir=tmp_dir))
+            try:
+                journal = workdir / "replay.journal"
+                writer = JournalWriter(
+                    journal, watchlist=watchlist, checkpoint_interval=checkpoint_interval, background=False
+                )
+                try:
+                    record_sources(
+                        paths, watchlist, writer, engine=engine, tick_interval=tick_interval, rerun_findings=rerun
+                    )
+                finally:
+                    writer.close()
+                reader = JournalReader(journal)
+            except BaseException:
+                shutil.rmtree(workdir, ignore_errors=True)
+                raise
+        bounds = reader.bounds()
+        start, end = (bounds[0], bounds[1]) if bounds else (0.0, 0.0)
+        clock.start, clock.end, clock.position = start, end, start
+        clock.playing = False
+        session = cls(reader, engine, clock, rerun_findings=rerun, tick_interval=tick_interval, chunk=chunk, workdir=workdir)
+        session._reset()
+        return session
+
+    # -- window ---------------------------------------------------------------------------------
+
+    @property
+    def start(self) -> float:
+        """Replay time of the first row."""
+        return self.clock.start
+
+    @property
+    def end(self) -> float:
+        """Replay time of the last row (or the limit set on the clock)."""
+        return self.clock.end
+
+    @property
+    def position(self) -> float:
+        """Where the clock is."""
+        return self.clock.position
+
+    def refresh(self) -> bool:
+        """Pick up rows a writer appended since (``attach``); True when the journal grew."""
+        bounds = self.reader.bounds()
+        if bounds is None or bounds[2] <= self.last_seq:
+            return False
+        if self.last_seq == 0:
+            self.clock.start = self.clock.position = bounds[0]
+        self.last_seq = bounds[2]
+        self.clock.end = bounds[1]
+        return True
+
+    # -- controls -------------------------------------------------------------------------------
+
+    def play(self) -> None:
+        """Start (or resume) playing at the current speed."""
+        self.clock.playing = self.clock.position < self.clock.end or self.cursor < self._end_seq()
+
+    def pause(self) -> None:
+        """Stop the clock."""
+        self.clock.playing = False
+
+    def toggle(self) -> None:
+        """Play when paused, pause when playing."""
+        if self.clock.playing:
+            self.pause()
+        else:
+            self.play()
+
+    def faster(self) -> float:
+        """Next speed up the ladder; returns it."""
+        return self.clock.faster()
+
+    def slower(self) -> float:
+        """Next speed down the ladder; returns it."""
+        return self.clock.slower()
+
+    def step(self, real_elapsed: float) -> bool:
+        """Advance by ``real_elapsed`` wall seconds at the current speed; True when state changed."""
+        if not self.clock.playing:
+            return False
+        revision = self.engine.revision
+        if self.clock.speed == MAX_SPEED:
+            self._step_chunk()
+        else:
+            target = self.clock.advance(real_elapsed)
+            self._goto(self.reader.last_seq_at(target))
+            self._stepper.tick_through(target)
+            self.clock.position = target
+        return self.engine.revision != revision
+
+    def _end_seq(self) -> int:
+        return self.reader.last_seq_at(self.clock.end)
+
+    def _step_chunk(self) -> None:
+        end_seq = self._end_seq()
+        if self.cursor < end_seq:
+            stop = min(self.reader.batch_end(min(self.cursor + self.chunk, end_seq)), end_seq)
+            self._apply_rows(stop)
+            t = self.reader.t_of(stop)
+            self.clock.position = t if t is not None else self.clock.position
+        if self.cursor >= end_seq:
+            self._stepper.tick_through(self.clock.end)
+            self.clock.position = self.clock.end
+            self.clock.playing = False
+
+    def seek(self, ts: float) -> None:
+        """Jump to ``ts``: the nearest checkpoint at or before it, then the rows after it."""
+        self._goto(self.reader.last_seq_at(ts))
+        position = self.clock.seek(ts)
+        if ts >= self.clock.start:
+            self._stepper.tick_through(position)
+
+    def step_events(self, n: int) -> None:
+        """Move by ``n`` events (back when negative); the clock goes to the last applied row."""
+        target = max(0, min(self.last_seq, self.cursor + n))
+        self._goto(target)
+        t = self.reader.t_of(target) if target else None
+        self.clock.position = self.clock.start if t is None else t
+
+    def next_event_of_note(self) -> float | None:
+        """Seek to the next event of note after the clock; returns its time, or None."""
+        t = self.reader.next_note(self.clock.position)
+        if t is not None and t <= self.clock.end:
+            self.seek(t)
+            return t
+        return None
+
+    def previous_event_of_note(self) -> float | None:
+        """Seek to the last event of note before the clock; returns its time, or None."""
+        t = self.reader.previous_note(self.clock.position)
+        if t is not None:
+            self.seek(t)
+        return t
+
+    def history(self, prefix: Prefix | str, since: float | None = None, until: float | None = None) -> list[Event]:
+        """Recorded route events of ``prefix`` and its more-specifics, and findings about it."""
+        wanted = prefix if isinstance(prefix, Prefix) else Prefix.parse(prefix)
+        return self.reader.history(wanted, since, until)
+
+    def close(self) -> None:
+        """Close the journal; a temporary one is deleted."""
+        self.reader.close()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> ReplaySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- moving the cursor ----------------------------------------------------------------------
+
+    def _goto(self, target: int) -> None:
+        """Make the engine hold exactly rows 1..target."""
+        if target == self.cursor:
+            return
+        checkpoint = self.reader.checkpoint_at_or_before(target) if target else None
+        if target < self.cursor:
+            if checkpoint is None:
+                self._reset()
+            else:
+                self._restore(checkpoint)
+        elif checkpoint is not None and checkpoint.seq > self.cursor:
+            # Jumping forward past a checkpoint: loading it is cheaper than applying the rows.
+            self._restore(checkpoint)
+        self._apply_rows(target)
+
+    def _reset(self) -> None:
+        self.engine.reset()
+        self.cursor = 0
+        self._stepper.restored_at(None)
+
+    def _restore(self, checkpoint: Any) -> None:
+        data = checkpoint.data
+        self.engine.reset()
+        self.engine.restore(data["engine"])
+        self.engine.timeline.restore(data.get("timeline", {}))
+        self.engine.feeds = {h["name"]: FeedHealth(**h) for h in data.get("feeds", ())}
+        self.engine.counters.update(data.get("counters", {}))
+        self.cursor = checkpoint.seq
+        self._stepper.restored_at(checkpoint.t)
+        self._refill_log()
+
+    def _apply_rows(self, target: int) -> None:
+        """Apply rows cursor+1..target, batch by batch."""
+        if target <= self.cursor:
+            return
+        group: list[Event] = []
+        group_batch: int | None = None
+        group_t = 0.0
+        for row in self.reader.rows(self.cursor, target):
+            if row.batch != group_batch and group:
+                self._stepper.apply(group, group_t)
+                group = []
+            group_batch, group_t = row.batch, row.t
+            group.append(row.event)
+        if group:
+            self._stepper.apply(group, group_t)
+        self.cursor = target
+
+    def _refill_log(self) -> None:
+        """After a restore, fill the event log from the rows before the cursor (as recorded)."""
+        log = self.engine.log
+        log.clear()
+        size = log.maxlen or 5000
+        watchlist = self.engine.watchlist
+        entries: list[LogEntry] = []
+        for row in self.reader.rows(max(0, self.cursor - size), self.cursor):
+            event = row.event
+            if isinstance(event, Finding) and self._stepper.rerun_findings:
+                continue
+            relations: list[Any] = []
+            if isinstance(event, RouteAnnounced | RouteWithdrawn):
+                relations = watchlist.relations(event.prefix)
+                as_path = event.as_path if isinstance(event, RouteAnnounced) else None
+                if not relations and not watchlist.is_relevant(event.prefix, as_path):
+                    continue
+            elif isinstance(event, DnsProbeResult):
+                if event.outcome == "ok":
+                    continue
+            elif not isinstance(event, PeerStateChanged | FeedStatus | RecordRejected | Finding):
+                continue
+            severity, kind, watch, subject, text = describe(event, watchlist, relations)
+            entries.append(LogEntry(event.ts, severity, kind, watch, subject, text, getattr(event, "prefix", None), event))
+        log.extend(entries)

@@ -1,0 +1,549 @@
+"""The journal: every event as it arrived, plus checkpoints, in one SQLite file.
+
+Layout (schema version :data:`SCHEMA_VERSION`):
+
+- ``schema_version(version, written_by, created)``: one row; a file with a newer version is
+  refused rather than misread.
+- ``events(seq, batch, t, ts, kind, prefix, watch, finding_id, note, payload)``: one row per
+  event in arrival order (``seq``). ``payload`` is :func:`~tui.core.events.event_to_json`.
+  ``batch`` numbers the :meth:`JournalWriter.append` call the event came in, so a replay hands
+  the engine the same batches the live run did. ``t`` is the *replay time* of the row: the
+  latest event time seen so far, shared by every row of a batch. It never goes backwards even
+  when feeds deliver slightly out of order, so "everything up to time T" is always a prefix of
+  the journal. ``prefix``, ``watch``, ``finding_id`` and ``note`` (an event of note: see
+  :func:`is_of_note`) are indexed for drill-down and navigation.
+- ``checkpoints(seq, t, payload)``: zlib-compressed JSON of the engine's checkpoint (plus its
+  timeline and feed health) taken right after the row ``seq`` was applied, every
+  ``checkpoint_interval`` seconds of data time. Seeking to T = restore the last checkpoint with
+  ``t <= T``, then apply the rows after it.
+
+Durability: WAL mode with ``synchronous=NORMAL``. A WAL commit is written to the operating
+system before ``COMMIT`` returns, so killing the process (``kill -9``) loses only the open,
+uncommitted transaction; :class:`JournalWriter` commits at least every ``commit_interval``
+seconds (1 s), from a background thread when appends stop. A power failure may additionally
+lose the transactions since the last WAL sync, never the file's consistency; pass
+``durable=True`` (``synchronous=FULL``) when that matters more than write speed.
+
+Readers (:class:`JournalReader`) open the file read-only and can run while a writer appends
+(WAL lets them read the last committed state without blocking it).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from tui import __version__
+from tui.core.engine import describe
+from tui.core.events import (
+    DnsProbeResult,
+    Event,
+    EventDecodeError,
+    FeedStatus,
+    Finding,
+    PeerStateChanged,
+    RecordRejected,
+    RouteAnnounced,
+    RouteWithdrawn,
+    event_from_dict,
+    event_to_json,
+)
+from tui.core.prefixes import Prefix, PrefixError
+from tui.core.watchlist import Watchlist
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SQLITE_MAGIC",
+    "Checkpoint",
+    "JournalError",
+    "JournalReader",
+    "JournalWriter",
+    "Row",
+    "is_journal",
+    "is_of_note",
+    "read_journal",
+]
+
+SCHEMA_VERSION = 1
+"""Bumped whenever a reader of the old layout would misread the new one."""
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
+
+_DDL = """
+CREATE TABLE schema_version (version INTEGER NOT NULL, written_by TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    batch INTEGER NOT NULL,
+    t REAL NOT NULL,
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    prefix TEXT,
+    watch TEXT,
+    finding_id TEXT,
+    note INTEGER NOT NULL DEFAULT 0,
+    payload TEXT NOT NULL
+);
+CREATE INDEX events_t ON events (t, seq);
+CREATE INDEX events_prefix ON events (prefix, t) WHERE prefix IS NOT NULL;
+CREATE INDEX events_watch ON events (watch, t) WHERE watch IS NOT NULL;
+CREATE INDEX events_finding ON events (finding_id) WHERE finding_id IS NOT NULL;
+CREATE INDEX events_note ON events (t) WHERE note = 1;
+CREATE TABLE checkpoints (seq INTEGER PRIMARY KEY, t REAL NOT NULL, payload BLOB NOT NULL);
+CREATE INDEX checkpoints_t ON checkpoints (t);
+"""
+
+
+class JournalError(Exception):
+    """A file is not a journal this version can read, or the journal cannot be written."""
+
+
+def is_journal(path: str | PathLike[str]) -> bool:
+    """True when ``path`` starts like an SQLite database (the journal's container)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(16) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+def is_of_note(event: Event, watchlist: Watchlist | None = None) -> bool:
+    """Whether ``[``/``]``-style navigation stops at ``event``.
+
+    Events of note: announcements and withdrawals concerning a watch, sessions going down, feed
+    problems (down, gap, error, rejected records), findings, and DNS answers that are not ok.
+    """
+    if isinstance(event, RouteAnnounced | RouteWithdrawn):
+        if watchlist is None:
+            return True
+        as_path = event.as_path if isinstance(event, RouteAnnounced) else None
+        return watchlist.is_relevant(event.prefix, as_path)
+    if isinstance(event, PeerStateChanged):
+        return not event.is_up
+    if isinstance(event, FeedStatus):
+        return event.state not in ("up", "connecting", "ended") or event.gap_start is not None
+    if isinstance(event, RecordRejected | Finding):
+        return True
+    if isinstance(event, DnsProbeResult):
+        return event.outcome != "ok"
+    return False
+
+
+def _index_columns(event: Event, watchlist: Watchlist | None) -> tuple[str | None, str | None, str | None]:
+    """(prefix, watch, finding_id) for the indexed columns of ``event``."""
+    prefix: str | None = None
+    watch: str | None = None
+    finding_id: str | None = None
+    if isinstance(event, RouteAnnounced | RouteWithdrawn):
+        prefix = str(event.prefix)
+        if watchlist is not None:
+            watch = describe(event, watchlist, watchlist.relations(event.prefix))[2] or None
+    elif isinstance(event, Finding):
+        finding_id = event.finding_id
+        watch = event.watch or None
+        try:
+            prefix = str(Prefix.parse(event.subject, strict=True))
+        except PrefixError:
+            prefix = None
+    elif isinstance(event, DnsProbeResult) and watchlist is not None:
+        watch = ", ".join(watchlist.zones().get(event.zone, [])) or None
+    return prefix, watch, finding_id
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One stored event with its position in the journal."""
+
+    seq: int
+    batch: int
+    t: float
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A stored checkpoint: the engine state right after row ``seq`` (replay time ``t``)."""
+
+    seq: int
+    t: float
+    data: dict[str, Any]
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse files that are not journals, or journals newer than this code."""
+    try:
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if "no such table" in str(exc):
+            raise JournalError(f"{path}: an SQLite file but not a watchfloor journal (no schema_version table)") from None
+        raise JournalError(f"{path}: cannot read the journal: {exc}") from None
+    if row is None:
+        raise JournalError(f"{path}: journal has an empty schema_version table; the file is damaged")
+    if row[0] > SCHEMA_VERSION:
+        raise JournalError(
+            f"{path}: journal schema version {row[0]} is newer than this watchfloor {__version__} reads "
+            f"(up to {SCHEMA_VERSION}); upgrade watchfloor to read it"
+        )
+    if row[0] < SCHEMA_VERSION:
+        raise JournalError(f"{path}: journal schema version {row[0]} is older than {SCHEMA_VERSION} and not supported")
+
+
+class JournalWriter:
+    """Appends events to a journal; implements the engine's ``Recorder`` protocol.
+
+    Two ways to feed it, one format:
+
+    - as the live engine's recorder (``Engine(recorder=writer)`` then :meth:`attach`): it gets
+      what the engine applied, plus findings, after each batch;
+    - directly (:func:`tui.journal.replay.record_sources`): raw source batches, with
+      :meth:`attach` pointing at an engine that has just ingested the same batch.
+
+    Either way a checkpoint is taken after an append that moves data time at least
+    ``checkpoint_interval`` seconds past the previous checkpoint (never mid-batch), and on close.
+    """
+
+    def __init__(
+        self,
+        path: str | PathLike[str],
+        *,
+        watchlist: Watchlist | None = None,
+        checkpoint_interval: float = 300.0,
+        commit_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        background: bool = True,
+        durable: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.watchlist = watchlist
+        self.checkpoint_interval = checkpoint_interval
+        self.commit_interval = commit_interval
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._checkpoint_source: Callable[[], dict[str, Any]] | None = None
+        try:
+            self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            fresh = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+            if fresh:
+                # Not executescript: it would COMMIT on its own, and the schema must appear whole.
+                self._conn.execute("BEGIN")
+                for statement in _DDL.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.execute(
+                    "INSERT INTO schema_version VALUES (?, ?, ?)", (SCHEMA_VERSION, f"watchfloor {__version__}", time.time())
+                )
+                self._conn.execute("COMMIT")
+            else:
+                _check_schema(self._conn, self.path)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: cannot open the journal for writing: {exc}") from None
+        last = self._conn.execute("SELECT max(seq), max(batch), max(t) FROM events").fetchone()
+        self.last_seq: int = last[0] or 0
+        self._batch: int = last[1] or 0
+        self.last_t: float | None = last[2]
+        cp = self._conn.execute("SELECT max(t) FROM checkpoints").fetchone()[0]
+        self._next_checkpoint_t: float | None = None if cp is None else cp + checkpoint_interval
+        self.appended = 0
+        """Events appended by this writer (committed or not)."""
+        self.committed = 0
+        """Events appended by this writer and committed (safe from a process crash)."""
+        self.checkpoints = 0
+        self._in_transaction = False
+        self._last_commit = self._clock()
+        self._closed = False
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+        if background:
+            self._flusher = threading.Thread(target=self._flush_loop, name="journal-commit", daemon=True)
+            self._flusher.start()
+
+    # -- the Recorder protocol ------------------------------------------------------------------
+
+    def append(self, events: Sequence[Event]) -> None:
+        """Store one batch (one replay step); commits when ``commit_interval`` has passed."""
+        if not events:
+            return
+        with self._lock:
+            if self._closed:
+                raise JournalError(f"{self.path}: journal already closed")
+            batch_t = max(e.ts for e in events)
+            if self.last_t is not None:
+                batch_t = max(batch_t, self.last_t)
+            self._batch += 1
+            rows = []
+            for event in events:
+                self.last_seq += 1
+                prefix, watch, finding_id = _index_columns(event, self.watchlist)
+                rows.append(
+                    (self.last_seq, self._batch, batch_t, event.ts, event.KIND, prefix, watch, finding_id,
+                     1 if is_of_note(event, self.watchlist) else 0, event_to_json(event))
+                )
+            self._begin()
+            self._conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.appended += len(rows)
+            self.last_t = batch_t
+            if self._next_checkpoint_t is None:
+                self._next_checkpoint_t = batch_t + self.checkpoint_interval
+            elif batch_t >= self._next_checkpoint_t and self._checkpoint_source is not None:
+                self._write_checkpoint()
+            if self._clock() - self._last_commit >= self.commit_interval:
+                self._commit()
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def attach(self, engine: Any) -> None:
+        """Take checkpoints from ``engine`` (its state must include every appended event)."""
+
+        def source() -> dict[str, Any]:
+            return {
+                "engine": engine.checkpoint(),
+                "timeline": engine.timeline.to_snapshot(),
+                "feeds": [asdict(h) for h in engine.feeds.values()],
+                "counters": dict(engine.counters),
+            }
+
+        self._checkpoint_source = source
+
+    def checkpoint(self) -> None:
+        """Store a checkpoint now (after the last appended event)."""
+        with self._lock:
+            if self._checkpoint_source is not None and self.last_seq and self.last_t is not None:
+                self._begin()
+                self._write_checkpoint()
+
+    def _write_checkpoint(self) -> None:
+        assert self._checkpoint_source is not None and self.last_t is not None
+        payload = zlib.compress(json.dumps(self._checkpoint_source(), separators=(",", ":")).encode(), 1)
+        self._conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (self.last_seq, self.last_t, payload))
+        self.checkpoints += 1
+        self._next_checkpoint_t = self.last_t + self.checkpoint_interval
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        if not self._in_transaction:
+            self._conn.execute("BEGIN")
+            self._in_transaction = True
+
+    def _commit(self) -> None:
+        if self._in_transaction:
+            self._conn.execute("COMMIT")
+            self._in_transaction = False
+        self.committed = self.appended
+        self._last_commit = self._clock()
+
+    def commit(self) -> None:
+        """Commit whatever is pending now."""
+        with self._lock:
+            if not self._closed:
+                self._commit()
+
+    def _flush_loop(self) -> None:
+        # Appends commit on their own while events flow; this covers the quiet spells, so an
+        # event never waits more than about one commit interval to become crash-safe.
+        while not self._stop.wait(self.commit_interval / 2):
+            with self._lock:
+                if self._closed:
+                    return
+                if self._in_transaction and self._clock() - self._last_commit >= self.commit_interval / 2:
+                    try:
+                        self._commit()
+                    except sqlite3.Error:
+                        return
+
+    def close(self, *, checkpoint: bool = True) -> None:
+        """Commit, store a final checkpoint (so seeking to the end is cheap), and close."""
+        with self._lock:
+            if self._closed:
+                return
+            if checkpoint:
+                self.checkpoint()
+            self._commit()
+            self._closed = True
+        self._stop.set()
+        if self._flusher is not None and self._flusher is not threading.current_thread():
+            self._flusher.join()
+        self._conn.close()
+
+    def __enter__(self) -> JournalWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class JournalReader:
+    """Read-only access to a journal; safe while a writer is appending."""
+
+    def __init__(self, path: str | PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise JournalError(f"{self.path}: no such journal")
+        if not is_journal(self.path):
+            raise JournalError(f"{self.path}: not a watchfloor journal (not an SQLite file)")
+        try:
+            self._conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, check_same_thread=False)
+            _check_schema(self._conn, self.path)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: cannot open the journal: {exc}") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __enter__(self) -> JournalReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- size and time --------------------------------------------------------------------------
+
+    def bounds(self) -> tuple[float, float, int] | None:
+        """(first t, last t, last seq), or None for an empty journal."""
+        row = self._conn.execute("SELECT min(t), max(t), max(seq) FROM events").fetchone()
+        return None if row[2] is None else (row[0], row[1], row[2])
+
+    def count(self) -> int:
+        """Number of stored events."""
+        return self._conn.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    def last_seq_at(self, t: float) -> int:
+        """The last row whose replay time is at most ``t`` (0 when none)."""
+        row = self._conn.execute("SELECT seq FROM events WHERE t <= ? ORDER BY t DESC, seq DESC LIMIT 1", (t,)).fetchone()
+        return row[0] if row else 0
+
+    def t_of(self, seq: int) -> float | None:
+        """Replay time of row ``seq``."""
+        row = self._conn.execute("SELECT t FROM events WHERE seq = ?", (seq,)).fetchone()
+        return row[0] if row else None
+
+    def batch_end(self, seq: int) -> int:
+        """The last row of the batch that row ``seq`` belongs to."""
+        row = self._conn.execute(
+            "SELECT max(seq) FROM events WHERE batch = (SELECT batch FROM events WHERE seq = ?)", (seq,)
+        ).fetchone()
+        return row[0] or seq
+
+    # -- rows -----------------------------------------------------------------------------------
+
+    def rows(self, after_seq: int, until_seq: int | None = None, *, limit: int | None = None) -> Iterator[Row]:
+        """Rows with ``after_seq < seq <= until_seq`` in order; raises :class:`JournalError` on a bad row."""
+        sql = "SELECT seq, batch, t, payload FROM events WHERE seq > ?"
+        params: list[Any] = [after_seq]
+        if until_seq is not None:
+            sql += " AND seq <= ?"
+            params.append(until_seq)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        for seq, batch, t, payload in self._conn.execute(sql, params):
+            yield Row(seq, batch, t, self._decode(seq, payload))
+
+    def _decode(self, seq: int, payload: str) -> Event:
+        try:
+            return event_from_dict(json.loads(payload))
+        except (ValueError, EventDecodeError) as exc:
+            raise JournalError(f"{self.path}: event #{seq} cannot be read: {exc}") from None
+
+    def batches(self) -> Iterator[list[Event]]:
+        """Every event, grouped into the batches they were appended in (a journal as a source)."""
+        current: list[Event] = []
+        current_batch = None
+        for row in self.rows(0):
+            if row.batch != current_batch and current:
+                yield current
+                current = []
+            current_batch = row.batch
+            current.append(row.event)
+        if current:
+            yield current
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def checkpoint_at_or_before(self, seq: int) -> Checkpoint | None:
+        """The latest checkpoint taken at or before row ``seq``."""
+        row = self._conn.execute(
+            "SELECT seq, t, payload FROM checkpoints WHERE seq <= ? ORDER BY seq DESC LIMIT 1", (seq,)
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            data = json.loads(zlib.decompress(row[2]))
+        except (zlib.error, ValueError) as exc:
+            raise JournalError(f"{self.path}: checkpoint at event #{row[0]} is damaged: {exc}") from None
+        return Checkpoint(row[0], row[1], data)
+
+    def checkpoint_count(self) -> int:
+        """Number of stored checkpoints."""
+        return self._conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
+
+    # -- navigation and drill-down --------------------------------------------------------------
+
+    def next_note(self, after_t: float) -> float | None:
+        """Replay time of the first event of note strictly after ``after_t``."""
+        row = self._conn.execute("SELECT min(t) FROM events WHERE note = 1 AND t > ?", (after_t,)).fetchone()
+        return row[0]
+
+    def previous_note(self, before_t: float) -> float | None:
+        """Replay time of the last event of note strictly before ``before_t``."""
+        row = self._conn.execute("SELECT max(t) FROM events WHERE note = 1 AND t < ?", (before_t,)).fetchone()
+        return row[0]
+
+    def history(
+        self, prefix: Prefix, since: float | None = None, until: float | None = None, *, more_specifics: bool = True
+    ) -> list[Event]:
+        """Route events (and findings about it) for ``prefix`` with ``since <= t <= until``.
+
+        With ``more_specifics`` the events of prefixes inside it are included: that is where a
+        sub-prefix hijack shows.
+        """
+        lo = float("-inf") if since is None else since
+        hi = float("inf") if until is None else until
+        if more_specifics:
+            rows = self._conn.execute(
+                "SELECT seq, prefix, payload FROM events WHERE prefix IS NOT NULL AND t >= ? AND t <= ? ORDER BY seq",
+                (lo, hi),
+            )
+        else:
+            rows = self._conn.execute(
+                "SELECT seq, prefix, payload FROM events WHERE prefix = ? AND t >= ? AND t <= ? ORDER BY seq",
+                (str(prefix), lo, hi),
+            )
+        out: list[Event] = []
+        parsed: dict[str, Prefix | None] = {}
+        for seq, text, payload in rows:
+            other = parsed.get(text, _UNSET)
+            if other is _UNSET:
+                try:
+                    other = parsed[text] = Prefix.parse(text)
+                except PrefixError:
+                    other = parsed[text] = None
+            if other is not None and prefix.contains(other):  # type: ignore[union-attr]
+                out.append(self._decode(seq, payload))
+        return out
+
+    def events_of_finding(self, finding_id: str) -> list[Event]:
+        """Every recorded state of one finding, in order."""
+        rows = self._conn.execute("SELECT seq, payload FROM events WHERE finding_id = ? ORDER BY seq", (finding_id,))
+        return [self._decode(seq, payload) for seq, payload in rows]
+
+
+_UNSET: Any = object()
+
+
+def read_journal(path: str | PathLike[str]) -> Iterator[list[Event]]:
+    """A journal as a replay source: its batches in order."""
+    with JournalReader(path) as reader:
+        yield from reader.batches()
