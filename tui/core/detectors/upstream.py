@@ -1,0 +1,104 @@
+"""Upstream change: a new AS adjacent to the origin of a watched prefix.
+
+The upstreams of a prefix are the ASes right before its origin in the paths of the sessions
+holding it (prepends removed, :func:`tui.core.aspath.upstream_of`). For
+``upstream_learning`` seconds after a prefix is first seen its upstreams are learned; after
+that an upstream never seen before opens ``upstream_change`` (warning) — the signature of a
+route leak, a path hijack, or a new transit (North Korea had exactly one, AS4837). It closes
+when no session uses an unlearned upstream any more. A lost upstream alone is not a finding
+here: if it costs reachability, the visibility detector says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tui.core.aspath import upstream_of
+from tui.core.events import Event, Finding, RouteAnnounced, Severity
+from tui.core.prefixes import Prefix
+
+from tui.core.detectors.base import ALL_PREFIXES, RoutingDetector, legit_origin, origin_key, peer_text
+
+__all__ = ["UpstreamDetector"]
+
+
+class UpstreamDetector(RoutingDetector):
+    """Finding ``upstream_change``."""
+
+    name = "upstream"
+
+    def __init__(self, watchlist: Any, settings: Any = None) -> None:
+        super().__init__(watchlist, settings)
+        self.subjects: dict[tuple[str, Prefix], dict[str, Any]] = {}
+        """(watch, prefix) → {"first_seen": ts, "learned": [upstream keys]}."""
+        self._origins: dict[Prefix, set[str]] = {}
+
+    def on_event(self, event: Event, rels: Any, changed: Any, out: list[Finding]) -> None:
+        if isinstance(event, RouteAnnounced):
+            for watch, watched, relation in rels:
+                if relation == "exact":
+                    self._origins.setdefault(event.prefix, set()).add(origin_key(event.origin))
+                if (watch, event.prefix) in self.subjects:
+                    continue
+                if relation == "more_specific":
+                    known = self._origins.get(watched, set()) if watched is not None else set()
+                    if legit_origin(self.watchlist, watch, event.origin, known) is False:
+                        continue  # a hijacked more-specific: the more-specific detector reports it
+                self.subjects[(watch, event.prefix)] = {"first_seen": event.ts, "learned": []}
+        if changed is None:
+            return
+        if changed is ALL_PREFIXES:
+            targets = list(self.subjects)
+        else:
+            targets = [k for k in self.subjects if k[1] in changed]
+        for key in targets:
+            self._judge(key, event.ts, out)
+
+    def _judge(self, key: tuple[str, Prefix], ts: float, out: list[Finding]) -> None:
+        watch, prefix = key
+        info = self.subjects[key]
+        current: dict[str, list[Any]] = {}
+        for peer, path in self.book.holders(prefix).items():
+            if self.book.status.get(peer) != "up":
+                continue
+            upstream = upstream_of(path)
+            if upstream is not None:
+                current.setdefault(origin_key(upstream), []).append(peer)
+        learned = set(info["learned"])
+        if ts <= info["first_seen"] + self.settings.upstream_learning:
+            info["learned"] = sorted(learned | set(current))
+            return
+        new = sorted(u for u in current if u not in learned)
+        if new:
+            evidence = {
+                "prefix": str(prefix),
+                "learned_upstreams": sorted(learned),
+                "new_upstreams": {
+                    u: {"sessions": len(current[u]), "collectors": sorted({p.collector for p in current[u]}),
+                        "example": peer_text(sorted(current[u])[0])}
+                    for u in new
+                },
+                "current_upstreams": {u: len(peers) for u, peers in sorted(current.items())},
+            }
+            self.emit(out, self.findings.raise_(
+                ts, kind="upstream_change", watch=watch, subject=str(prefix), severity=Severity.WARNING,
+                summary=f"{prefix} reached through new upstream {', '.join('AS' + u for u in new)} "
+                f"(usual: {', '.join('AS' + u for u in sorted(learned)) or 'none learned'})",
+                evidence=evidence,
+            ))
+        else:
+            self.emit(out, self.findings.close(
+                ts, kind="upstream_change", watch=watch, subject=str(prefix),
+                summary=f"{prefix} back to its usual upstreams",
+                evidence={"current_upstreams": {u: len(p) for u, p in sorted(current.items())}},
+            ))
+
+    def snapshot_own(self) -> dict[str, Any]:
+        return {
+            "subjects": [[w, str(p), info] for (w, p), info in self.subjects.items()],
+            "origins": {str(p): sorted(o) for p, o in self._origins.items()},
+        }
+
+    def restore_own(self, data: dict[str, Any]) -> None:
+        self.subjects = {(w, Prefix.parse(p)): dict(info) for w, p, info in data.get("subjects", ())}
+        self._origins = {Prefix.parse(p): set(o) for p, o in data.get("origins", {}).items()}
