@@ -1,0 +1,442 @@
+"""The console app: one engine, shown live or in replay, never behind the feeds.
+
+How the UI keeps up (DESIGN.md, "Many feeds, one engine"):
+
+- events are applied by a worker in the ``engine`` group: in live mode it drains the feeds'
+  queue, in replay it drives the :class:`ReplayControl`. It runs on the app's event loop and
+  yields after every few milliseconds of work, so a key press is handled between two chunks;
+- the screen is redrawn by a timer (:attr:`WatchfloorApp.REFRESH_INTERVAL`, 10 Hz) that reads
+  ``engine.revision`` and redraws the tables only when it moved. Nothing changed, nothing sent:
+  that is what keeps it usable over a slow SSH link.
+
+Entry points for the commands: :func:`run_live` (bare ``watchfloor``) and :func:`run_replay`
+(``watchfloor replay SOURCE...`` without ``--headless``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, Protocol
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import BindingType
+from textual.screen import Screen
+
+from tui.console.actions import APP_BINDINGS, REPLAY_BINDINGS, check_keymap
+from tui.console.messages import EngineAdvanced, FeedTrouble, ReplayEnded
+from tui.console.screens.base import ConsoleScreen
+from tui.console.screens.drill import DrillScreen
+from tui.console.screens.help import HelpScreen
+from tui.console.screens.jump import JumpScreen
+from tui.console.screens.main import MainScreen
+from tui.console.themes import THEMES_DIR, load_themes, pick_theme
+from tui.core.clock import MAX_SPEED, VirtualClock
+from tui.core.events import FeedStatus
+from tui.core.prefixes import Prefix
+
+__all__ = ["ReplayControl", "WatchfloorApp", "run_live", "run_replay"]
+
+
+class ReplayControl(Protocol):
+    """What the console needs from a replay (``tui.journal.replay.ReplaySession`` has it)."""
+
+    engine: Any
+    clock: VirtualClock
+    start: float
+    end: float
+
+    def step(self, real_elapsed: float) -> bool: ...
+    def play(self) -> None: ...
+    def pause(self) -> None: ...
+    def toggle(self) -> None: ...
+    def faster(self) -> float: ...
+    def slower(self) -> float: ...
+    def seek(self, ts: float) -> Any: ...
+    def step_events(self, n: int) -> Any: ...
+    def next_event_of_note(self) -> Any: ...
+    def previous_event_of_note(self) -> Any: ...
+
+
+class WatchfloorApp(App[int]):
+    """The console over one engine; ``replay`` set means replay mode, else live."""
+
+    TITLE = "Watchfloor"
+    BINDINGS: ClassVar[list[BindingType]] = [*APP_BINDINGS, *REPLAY_BINDINGS]
+
+    REFRESH_INTERVAL = 0.1
+    """Seconds between redraw checks: at most 10 redraws a second however fast events come."""
+    STEP_BUDGET = 0.02
+    """Seconds of engine work per worker turn at full speed before the UI gets the loop back."""
+    PLAY_TICK = 0.05
+    """Seconds between replay steps when not at full speed (and poll period when paused)."""
+    LIVE_BUDGET = 0.05
+    """Seconds of queued live batches applied per worker turn."""
+
+    def __init__(
+        self,
+        engine: Any,
+        *,
+        replay: ReplayControl | None = None,
+        feeds: Any = None,
+        feed_queue: asyncio.Queue[Any] | None = None,
+        theme: str | None = None,
+        configured_theme: str | None = None,
+        keymap: dict[str, str] | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        themes_dir: Any = THEMES_DIR,
+        feeds_note: str = "",
+    ) -> None:
+        super().__init__()
+        self.engine = replay.engine if replay is not None else engine
+        self.replay = replay
+        self.feeds = feeds
+        self.feed_queue = feed_queue
+        self.feeds_note = feeds_note
+        """Why there are no live feeds (shown in the status line and log), or empty."""
+        self._wall_clock = wall_clock
+        self._monotonic = monotonic
+        self._drawn_revision = -1
+        self._drawn_time: tuple[Any, ...] = ()
+        self.redraws = 0
+        """How many times the tables were redrawn (the bench and tests read it)."""
+        self.advanced_revision = 0
+        for loaded in load_themes(themes_dir).values():
+            self.register_theme(loaded)
+        self.theme = pick_theme(theme, configured_theme, self.available_themes)
+        self._keys = check_keymap(keymap or {})
+        if self._keys:
+            self.set_keymap(self._keys)
+
+    # -- the clock shown --------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        """``live`` or ``replay``."""
+        return "replay" if self.replay is not None else "live"
+
+    def now(self) -> float:
+        """The time the console shows: replay position, or the wall clock."""
+        if self.replay is not None:
+            return self.replay.clock.now()
+        return self._wall_clock()
+
+    @property
+    def replay_playing(self) -> bool:
+        """Whether the replay is running."""
+        if self.replay is None:
+            return False
+        playing = getattr(self.replay, "playing", None)
+        return bool(self.replay.clock.playing if playing is None else playing)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen:
+        """The main screen."""
+        return MainScreen()
+
+    def on_mount(self) -> None:
+        """Start the redraw timer and the engine worker."""
+        self.set_interval(self.REFRESH_INTERVAL, self.redraw_if_changed, name="redraw")
+        if self.replay is not None:
+            self._drive_replay()
+        else:
+            if self.feeds_note:
+                self._note_feed_trouble("feeds", self.feeds_note)
+            if self.feeds is not None and self.feed_queue is not None:
+                self._consume_feeds()
+            self.set_interval(1.0, self._live_tick, name="detector-tick")
+
+    async def on_unmount(self) -> None:
+        """Stop the feeds (their sockets and tasks)."""
+        if self.feeds is not None and hasattr(self.feeds, "stop"):
+            try:
+                result = self.feeds.stop()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:  # noqa: BLE001 - shutting down: nothing left to tell
+                self.log.warning(f"stopping feeds failed: {exc!r}")
+
+    def redraw_if_changed(self) -> None:
+        """The timer: redraw tables when the revision moved, the status line when time moved."""
+        screen = self.screen
+        if not isinstance(screen, ConsoleScreen):
+            return
+        now = self.now()
+        shown_time = (int(now), self.replay_playing, getattr(self.replay.clock, "speed", 0) if self.replay else 0)
+        revision = self.engine.revision
+        if revision != self._drawn_revision:
+            self._drawn_revision = revision
+            self.redraws += 1
+            screen.refresh_data()
+            screen.refresh_status()
+            self._drawn_time = shown_time
+        elif shown_time != self._drawn_time or (self.replay is not None and self.replay_playing):
+            self._drawn_time = shown_time
+            screen.refresh_status()
+
+    def redraw_now(self) -> None:
+        """Redraw at once (after a seek or step: the operator is waiting for it)."""
+        self._drawn_revision = -1
+        self.redraw_if_changed()
+
+    # -- workers ----------------------------------------------------------------------------------
+
+    @work(group="engine", exclusive=True, name="replay-driver")
+    async def _drive_replay(self) -> None:
+        """Apply due replay events; at full speed in chunks of :attr:`STEP_BUDGET`."""
+        replay = self.replay
+        assert replay is not None
+        last = self._monotonic()
+        was_playing = self.replay_playing
+        while True:
+            now = self._monotonic()
+            elapsed, last = now - last, now
+            if self.replay_playing:
+                if math.isinf(replay.clock.speed) or replay.clock.speed == MAX_SPEED:
+                    deadline = now + self.STEP_BUDGET
+                    while self.replay_playing and replay.step(elapsed) and self._monotonic() < deadline:
+                        elapsed = 0.0
+                    await asyncio.sleep(0)
+                else:
+                    replay.step(elapsed)
+                    await asyncio.sleep(self.PLAY_TICK)
+                self.post_message(EngineAdvanced(self.engine.revision))
+            else:
+                await asyncio.sleep(self.PLAY_TICK)
+            playing = self.replay_playing
+            if was_playing and not playing and replay.clock.now() >= replay.end:
+                self.post_message(ReplayEnded())
+            was_playing = playing
+
+    @work(group="engine", exclusive=True, name="live-feeds")
+    async def _consume_feeds(self) -> None:
+        """Start the feeds, then apply their batches as they come."""
+        assert self.feed_queue is not None
+        try:
+            result = self.feeds.start()
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:  # noqa: BLE001 - a feed that cannot start is shown, never fatal
+            self.post_message(FeedTrouble("feeds", f"cannot start: {exc}"))
+        queue = self.feed_queue
+        while True:
+            batch = await queue.get()
+            deadline = self._monotonic() + self.LIVE_BUDGET
+            self.engine.ingest(batch)
+            while not queue.empty() and self._monotonic() < deadline:
+                self.engine.ingest(queue.get_nowait())
+            self.post_message(EngineAdvanced(self.engine.revision))
+            await asyncio.sleep(0)
+
+    def _live_tick(self) -> None:
+        """Time-based detector checks while no events arrive."""
+        self.engine.tick()
+
+    def on_engine_advanced(self, message: EngineAdvanced) -> None:
+        """Remember the latest revision; the redraw timer does the drawing."""
+        self.advanced_revision = message.revision
+
+    def on_feed_trouble(self, message: FeedTrouble) -> None:
+        """Show a feed failure in the status line and event log."""
+        self._note_feed_trouble(message.feed, message.detail)
+
+    def _note_feed_trouble(self, feed: str, detail: str) -> None:
+        self.engine.ingest([FeedStatus(self._wall_clock(), feed, "down", detail)])
+
+    def on_replay_ended(self, _message: ReplayEnded) -> None:
+        """Say so: the bar alone is easy to miss."""
+        self.notify("end of the replay window (g to jump, [ ] to step)", timeout=4)
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Replay keys exist only in replay mode."""
+        if action in ("toggle_play", "faster", "slower", "step", "jump", "note") and self.replay is None:
+            return False
+        return True
+
+    def action_help(self) -> None:
+        """Show every key."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_play(self) -> None:
+        """Play or pause the replay."""
+        assert self.replay is not None
+        self.replay.toggle()
+        self.screen_status()
+
+    def action_faster(self) -> None:
+        """Next speed up: 1x .. 1000x, then as fast as possible."""
+        assert self.replay is not None
+        self.replay.faster()
+        self.screen_status()
+
+    def action_slower(self) -> None:
+        """Next speed down."""
+        assert self.replay is not None
+        self.replay.slower()
+        self.screen_status()
+
+    def action_step(self, count: int) -> None:
+        """Apply (or undo) ``count`` events."""
+        assert self.replay is not None
+        self.replay.step_events(count)
+        self.redraw_now()
+
+    def action_note(self, direction: int) -> None:
+        """Go to the next (1) or previous (-1) event of note."""
+        assert self.replay is not None
+        found = self.replay.next_event_of_note() if direction > 0 else self.replay.previous_event_of_note()
+        if found is None or found is False:
+            self.notify("no " + ("later" if direction > 0 else "earlier") + " event of note", timeout=3)
+        self.redraw_now()
+
+    def action_jump(self) -> None:
+        """Ask for a time and seek there."""
+        assert self.replay is not None
+
+        def done(target: float | None) -> None:
+            if target is not None:
+                self.seek(target)
+
+        self.push_screen(JumpScreen(self.now(), self.replay.start, self.replay.end), done)
+
+    def seek(self, ts: float) -> None:
+        """Move the replay to ``ts`` (clamped to the window) and redraw at once."""
+        if self.replay is None:
+            return
+        if ts < self.replay.start or ts > self.replay.end:
+            self.notify("outside the replay window: moved to its edge", timeout=3)
+        self.replay.seek(min(self.replay.end, max(self.replay.start, ts)))
+        self.redraw_now()
+
+    def open_prefix(self, prefix: Prefix, *, watch: str = "", at: float | None = None) -> None:
+        """Open the drill-down on ``prefix``; from an event in replay, seek to its time first."""
+        if at is not None and self.replay is not None:
+            self.seek(at)
+        self.push_screen(DrillScreen(prefix, watch=watch, at=at))
+
+    def screen_status(self) -> None:
+        """Redraw the status line and replay bar now."""
+        screen = self.screen
+        if isinstance(screen, ConsoleScreen):
+            screen.refresh_status()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette: the main actions, then Textual's own (theme, quit, ...)."""
+        yield SystemCommand("Help: list every key", "Show the key bindings and their ids", self.action_help)
+        if self.replay is not None:
+            yield SystemCommand("Replay: play / pause", "Start or stop the replay", self.action_toggle_play)
+            yield SystemCommand("Replay: faster", "Next speed up (up to max)", self.action_faster)
+            yield SystemCommand("Replay: slower", "Next speed down", self.action_slower)
+            yield SystemCommand("Replay: jump to time", "ISO 8601 or relative like -10m", self.action_jump)
+            yield SystemCommand("Replay: next event of note", "Seek to the next finding or session change", lambda: self.action_note(1))
+            yield SystemCommand("Replay: previous event of note", "Seek to the previous one", lambda: self.action_note(-1))
+        if isinstance(screen, MainScreen):
+            for name in ("visibility", "events", "dns", "plot"):
+                yield SystemCommand(f"Show {name} pane", f"Focus the {name} pane", lambda n=name: screen.action_show_pane(n))
+            yield SystemCommand("Events: filter by text", "Only events containing a text", screen.action_filter_text)
+            yield SystemCommand("Events: cycle severity filter", "info+, warning+, critical", screen.action_cycle_severity)
+            yield SystemCommand("Events: clear filters", "Show every event", screen.action_clear_filters)
+            yield SystemCommand("Events: follow / scroll-lock", "Follow the newest event or stay put", screen.action_toggle_follow)
+        yield from super().get_system_commands(screen)
+
+
+# -- entry points ---------------------------------------------------------------------------------
+
+
+def _keymap(config: Any) -> dict[str, str]:
+    from tui.cli import EXIT_USAGE, CommandError
+    from tui.console.actions import KeymapError
+
+    try:
+        return check_keymap(dict(getattr(config, "keys", {}) or {}))
+    except KeymapError as exc:
+        raise CommandError(f"config error: {exc}", EXIT_USAGE) from None
+
+
+def _app_options(config: Any, args: Any) -> dict[str, Any]:
+    from tui.cli import EXIT_USAGE, CommandError
+    from tui.console.themes import ThemeError
+
+    options = {
+        "theme": getattr(args, "theme", None),
+        "configured_theme": getattr(config, "theme", None),
+        "keymap": _keymap(config),
+    }
+    try:
+        pick_theme(options["theme"], options["configured_theme"], load_themes(THEMES_DIR))
+    except ThemeError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    return options
+
+
+def run_replay(session: ReplayControl, config: Any, args: Any = None) -> int:
+    """Open the console over a replay session (``watchfloor replay SOURCE...``)."""
+    app = WatchfloorApp(session.engine, replay=session, **_app_options(config, args))
+    app.run()
+    return app.return_code or 0
+
+
+def build_live(config: Any, args: Any) -> tuple[Any, Any, asyncio.Queue[Any], str, Any]:
+    """The live engine, its feeds (or None and why not) and their queue, and the journal writer."""
+    from tui.core.clock import SystemClock
+    from tui.core.engine import Engine
+
+    clock = SystemClock()
+    watchlist = config.watchlist()
+    journal = None
+    journal_path = getattr(args, "journal", None) or ""
+    if journal_path:
+        from tui.cli import EXIT_INPUT, CommandError
+        from tui.journal.store import JournalError, JournalWriter
+
+        try:
+            journal = JournalWriter(journal_path, watchlist=watchlist, checkpoint_interval=config.checkpoint_interval)
+        except JournalError as exc:
+            raise CommandError(str(exc), EXIT_INPUT) from None
+    engine = Engine(watchlist, clock, detectors=_default_detectors(watchlist, config), recorder=journal)
+    if journal is not None:
+        journal.attach(engine)
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    try:
+        from tui.feeds.live import LiveFeeds  # type: ignore[import-not-found]
+    except ImportError as exc:
+        return engine, None, queue, f"live feeds unavailable ({exc}); showing an empty watch floor", journal
+    try:
+        feeds = LiveFeeds(config, watchlist, queue, clock=clock)
+    except Exception as exc:  # noqa: BLE001 - a feed that cannot be set up is shown, never fatal
+        return engine, None, queue, f"live feeds could not be set up: {exc}", journal
+    return engine, feeds, queue, "", journal
+
+
+def _default_detectors(watchlist: Any, config: Any) -> list[Any]:
+    """The detectors helper's default set, when it is installed."""
+    try:
+        from tui.core.detectors import default_detectors  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    try:
+        return list(default_detectors(watchlist, config))
+    except TypeError:
+        return list(default_detectors(watchlist))
+
+
+def run_live(config: Any, args: Any) -> int:
+    """Open the live console (bare ``watchfloor``)."""
+    options = _app_options(config, args)
+    engine, feeds, queue, note, journal = build_live(config, args)
+    app = WatchfloorApp(engine, feeds=feeds, feed_queue=queue, feeds_note=note, **options)
+    try:
+        app.run()
+    finally:
+        if journal is not None:
+            journal.close()
+    return app.return_code or 0

@@ -1,0 +1,446 @@
+"""What the panes show, computed from the engine: plain values, no Textual, no colours.
+
+Keeping this apart from the widgets means the rules ("worst first", "unknown is not 0%", what a
+filter matches, how a jump target is read) are plain functions with plain tests, and the
+widgets only turn these rows into cells.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tui.core.aspath import format_origin, format_path, origin_of, upstream_of
+from tui.core.engine import LogEntry
+from tui.core.events import Severity
+from tui.core.prefixes import Prefix
+from tui.core.routes import PeerStatus
+from tui.core.watchlist import Thresholds
+
+__all__ = [
+    "State",
+    "STATE_SYMBOL",
+    "VisibilityRow",
+    "RouteRow",
+    "RelatedRow",
+    "DnsRow",
+    "LogFilter",
+    "JumpError",
+    "visibility_state",
+    "visibility_rows",
+    "sparkline",
+    "route_rows",
+    "related_rows",
+    "origins_and_upstreams",
+    "dns_rows",
+    "filter_log",
+    "format_ts",
+    "format_age",
+    "parse_jump",
+    "LastChange",
+]
+
+
+class State:
+    """How a row reads: the names double as CSS component-class suffixes."""
+
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    UNKNOWN = "unknown"
+    RANK = {CRITICAL: 0, WARNING: 1, UNKNOWN: 2, OK: 3}
+    """Sort order, worst first: unknown sorts after real trouble but before fine."""
+
+
+STATE_SYMBOL = {
+    State.OK: "✓ ok",
+    State.WARNING: "▲ warn",
+    State.CRITICAL: "✖ crit",
+    State.UNKNOWN: "? unkn",
+}
+"""A symbol and word per state, so a row reads the same without colour."""
+
+SEVERITY_SYMBOL = {Severity.INFO: "· info", Severity.WARNING: "▲ warn", Severity.CRITICAL: "✖ crit"}
+"""Same idea for the event log's severity column."""
+
+
+def visibility_state(ratio: float | None, thresholds: Thresholds) -> str:
+    """The :class:`State` of a visibility ratio under ``thresholds`` (None is unknown)."""
+    if ratio is None:
+        return State.UNKNOWN
+    if ratio < thresholds.visibility_critical:
+        return State.CRITICAL
+    if ratio < thresholds.visibility_warn:
+        return State.WARNING
+    return State.OK
+
+
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(ratios: Sequence[float | None], width: int = 8) -> str:
+    """Block characters for the last ``width`` ratios; an unknown sample is a dot."""
+    out = []
+    for ratio in list(ratios)[-width:]:
+        if ratio is None:
+            out.append("·")
+        else:
+            clamped = min(1.0, max(0.0, ratio))
+            out.append(_SPARK[min(len(_SPARK) - 1, int(clamped * len(_SPARK)))])
+    return "".join(out).rjust(width)
+
+
+@dataclass(frozen=True, slots=True)
+class VisibilityRow:
+    """One watched prefix as the visibility pane shows it."""
+
+    watch: str
+    prefix: Prefix
+    reason: str
+    origins: str
+    visible: int
+    full_feed: int
+    unknown: int
+    ratio: float | None
+    state: str
+    spark: str
+    last_change: float | None
+    basis: str
+
+    @property
+    def key(self) -> str:
+        """Stable row key (a prefix may sit in several watches)."""
+        return f"{self.watch}\x00{self.prefix}"
+
+    @property
+    def peers_text(self) -> str:
+        """``"12/15"``, with the unknown sessions when there are any; ``"?/?"`` when unknowable."""
+        text = f"{self.visible}/{self.full_feed}" if self.full_feed else f"{self.visible}/?"
+        if self.unknown:
+            text += f" +{self.unknown}?"
+        return text
+
+    @property
+    def percent_text(self) -> str:
+        """``"80.0%"`` or ``"unknown"`` (never 0% for missing data)."""
+        return "unknown" if self.ratio is None else f"{self.ratio * 100:.1f}%"
+
+
+def _origins_text(origins: Iterable[Any]) -> str:
+    texts = sorted({format_origin(o) for o in origins})
+    return ", ".join(texts) if texts else "-"
+
+
+def visibility_rows(engine: Any, last_change: LastChange | None = None, spark_width: int = 8) -> list[VisibilityRow]:
+    """Every (watch, prefix) pair with its visibility, worst first."""
+    rows = []
+    cache: dict[Prefix, tuple[Any, str, str]] = {}
+    for entry in engine.watchlist.entries():
+        prefix = entry.prefix
+        if prefix not in cache:
+            vis = engine.state.visibility(prefix)
+            origins = _origins_text(origin_of(route.as_path) for _, route in engine.state.routes_to(prefix))
+            spark = sparkline(engine.timeline.recent_ratios(str(prefix), spark_width), spark_width)
+            cache[prefix] = (vis, origins, spark)
+        vis, origins, spark = cache[prefix]
+        thresholds = engine.watchlist.thresholds(entry.watch)
+        rows.append(
+            VisibilityRow(
+                watch=entry.watch,
+                prefix=prefix,
+                reason=entry.reason,
+                origins=origins,
+                visible=vis.visible,
+                full_feed=vis.full_feed,
+                unknown=vis.unknown,
+                ratio=vis.ratio,
+                state=visibility_state(vis.ratio, thresholds),
+                spark=spark,
+                last_change=last_change.get(prefix) if last_change else None,
+                basis=vis.basis,
+            )
+        )
+    rows.sort(key=lambda r: (State.RANK[r.state], 2.0 if r.ratio is None else r.ratio, r.watch, r.prefix.sort_key()))
+    return rows
+
+
+class LastChange:
+    """When each prefix last saw an update, kept incrementally from the engine's event log."""
+
+    def __init__(self) -> None:
+        self._last: dict[Prefix, float] = {}
+        self._marker: LogEntry | None = None
+        self._log_length = 0
+
+    def update(self, log: Sequence[LogEntry]) -> None:
+        """Take in log entries appended since the last call (rescans after a seek or reset)."""
+        fresh: list[LogEntry] = []
+        found = False
+        for entry in reversed(log):
+            if entry is self._marker:
+                found = True
+                break
+            fresh.append(entry)
+        if not found and self._marker is not None:
+            self._last.clear()  # the log was rebuilt (seek/reset): start over from what it holds
+        for entry in reversed(fresh):
+            if entry.prefix is not None and entry.kind in ("announce", "withdraw"):
+                self._last[entry.prefix] = entry.ts
+        self._marker = log[-1] if log else None
+        if not log:
+            self._last.clear()
+
+    def get(self, prefix: Prefix) -> float | None:
+        """Time of the last update to exactly ``prefix``."""
+        return self._last.get(prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRow:
+    """One session's route to the drilled-down prefix."""
+
+    collector: str
+    peer_asn: int
+    peer_ip: str
+    as_path: str
+    origin: str
+    upstream: str
+    since: float
+    status: str
+
+
+def route_rows(engine: Any, prefix: Prefix) -> list[RouteRow]:
+    """Every session's route to exactly ``prefix``, by collector then peer ASN."""
+    rows = []
+    for info, route in engine.state.routes_to(prefix):
+        upstream = upstream_of(route.as_path)
+        rows.append(
+            RouteRow(
+                collector=info.key.collector,
+                peer_asn=info.key.peer_asn,
+                peer_ip=info.key.peer_ip,
+                as_path=format_path(route.as_path),
+                origin=format_origin(origin_of(route.as_path)),
+                upstream=format_origin(upstream) if upstream is not None else "-",
+                since=route.since,
+                status=info.status,
+            )
+        )
+    rows.sort(key=lambda r: (r.collector, r.peer_asn, r.peer_ip))
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedRow:
+    """A more-specific or covering prefix of the drilled-down one."""
+
+    relation: str
+    prefix: Prefix
+    peers: int
+    origins: str
+
+
+def related_rows(engine: Any, prefix: Prefix) -> list[RelatedRow]:
+    """More-specifics (possible hijacks) first, then covering prefixes (what still carries traffic)."""
+    rows = []
+    for relation, found in (
+        ("more-specific", engine.state.more_specifics(prefix)),
+        ("covering", engine.state.less_specifics(prefix)),
+    ):
+        for other in sorted(found, key=Prefix.sort_key):
+            routes = found[other]
+            sessions = {info.key for info, _ in routes}
+            rows.append(RelatedRow(relation, other, len(sessions), _origins_text(origin_of(r.as_path) for _, r in routes)))
+    return rows
+
+
+def origins_and_upstreams(rows: Sequence[RouteRow]) -> tuple[list[str], list[str]]:
+    """The distinct origins and upstreams among ``rows``, most common first."""
+
+    def ranked(values: Iterable[str]) -> list[str]:
+        counts: dict[str, int] = {}
+        for value in values:
+            if value != "-":
+                counts[value] = counts.get(value, 0) + 1
+        return [v for v, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    return ranked(r.origin for r in rows), ranked(r.upstream for r in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class DnsRow:
+    """One line of the DNS pane."""
+
+    zone: str
+    server: str
+    address: str
+    transport: str
+    state: str
+    rtt: str
+    serial: str
+    last_success: str
+    diagnosis: str
+    severity: str
+
+
+_DNS_WARN = {"slow", "serial mismatch"}
+
+
+def _rtt_text(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+def dns_rows(engine: Any) -> list[DnsRow]:
+    """Rows for the DNS pane, from :func:`tui.core.dns.dns_rows` (every check's latest state)."""
+    from tui.core.dns import dns_rows as core_dns_rows
+
+    out = []
+    for row in core_dns_rows(engine):
+        if row.failing:
+            severity = Severity.CRITICAL
+        elif row.state in _DNS_WARN:
+            severity = Severity.WARNING
+        else:
+            severity = Severity.INFO
+        diagnosis = row.diagnosis.text or row.diagnosis.label or row.detail
+        via = row.transport if row.role == "authoritative" else f"{row.role}/{row.transport}"
+        out.append(
+            DnsRow(
+                zone=row.zone,
+                server=row.server or row.qname,
+                address=row.address if row.port == 53 else (f"[{row.address}]:{row.port}" if ":" in row.address else f"{row.address}:{row.port}"),
+                transport=via,
+                state=row.state,
+                rtt=_rtt_text(row.rtt),
+                serial="-" if row.serial is None else str(row.serial),
+                last_success=format_ts(row.last_success),
+                diagnosis=diagnosis,
+                severity=severity,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """What the event log shows: a text to find, a least severity and one watch (or all)."""
+
+    text: str = ""
+    min_severity: str = Severity.INFO
+    watch: str = ""
+
+    def matches(self, entry: LogEntry) -> bool:
+        """Whether ``entry`` passes this filter."""
+        if Severity.RANK.get(entry.severity, 0) < Severity.RANK.get(self.min_severity, 0):
+            return False
+        if self.watch and self.watch not in entry.watch.split(", "):
+            return False
+        if self.text:
+            needle = self.text.lower()
+            return needle in entry.text.lower() or needle in entry.subject.lower() or needle in entry.watch.lower()
+        return True
+
+    def describe(self) -> str:
+        """A short summary for the pane's title."""
+        parts = []
+        if self.min_severity != Severity.INFO:
+            parts.append(f"≥{self.min_severity}")
+        if self.watch:
+            parts.append(f"watch={self.watch}")
+        if self.text:
+            parts.append(f"/{self.text}")
+        return " ".join(parts)
+
+
+def filter_log(log: Sequence[LogEntry], log_filter: LogFilter, limit: int = 300) -> list[LogEntry]:
+    """The newest ``limit`` entries passing ``log_filter``, newest first."""
+    out: list[LogEntry] = []
+    for entry in reversed(log):
+        if log_filter.matches(entry):
+            out.append(entry)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def format_ts(ts: float | None, *, seconds: bool = True) -> str:
+    """UTC ISO 8601 with a Z (``2014-12-22T16:00:00Z``), or ``-``."""
+    if ts is None or not math.isfinite(ts):
+        return "-"
+    moment = dt.datetime.fromtimestamp(ts, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ" if seconds else "%Y-%m-%dT%H:%MZ")
+
+
+def time_label(ts: float, now: float | None) -> str:
+    """``HH:MM:SSZ`` when ``ts`` falls on the same UTC day as ``now``, else full ISO 8601."""
+    full = format_ts(ts)
+    if now is not None and format_ts(now)[:10] == full[:10]:
+        return full[11:]
+    return full
+
+
+def format_age(seconds: float | None) -> str:
+    """A compact age: ``4s``, ``3m``, ``2h``, ``5d``; ``-`` when never."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    seconds = max(0.0, seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+class JumpError(ValueError):
+    """A jump target the user typed could not be read; the message says what is accepted."""
+
+
+_RELATIVE = re.compile(r"^([+-])((?:\d+(?:\.\d+)?[smhd])+)$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_jump(text: str, now: float) -> float:
+    """Read a jump target: ISO 8601 (``2014-12-22T16:00Z``, a date, or a time of day on the
+    current day), a relative offset (``-10m``, ``+1h30m``) or Unix seconds."""
+    value = text.strip()
+    if not value:
+        raise JumpError("type a time: ISO 8601 like 2014-12-22T16:00Z, or relative like -10m / +1h")
+    rel = _RELATIVE.match(value.replace(" ", ""))
+    if rel:
+        sign = -1 if rel.group(1) == "-" else 1
+        offset = sum(float(n) * _UNIT[u] for n, u in _PART.findall(rel.group(2)))
+        return now + sign * offset
+    if re.fullmatch(r"\d{9,11}(\.\d+)?", value):
+        return float(value)
+    iso = value.replace(" ", "T")
+    if iso.endswith(("Z", "z")):
+        iso = iso[:-1] + "+00:00"
+    if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(\+00:00)?", iso):
+        day = dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat()
+        iso = f"{day}T{iso}"
+    try:
+        moment = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        raise JumpError(
+            f"cannot read {clean_for_message(value)!r} as a time: use ISO 8601 (2014-12-22T16:00Z), "
+            "a time of day (16:00), or relative (-10m, +1h30m)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)  # all times are UTC (DESIGN.md)
+    return moment.timestamp()
+
+
+def clean_for_message(value: str) -> str:
+    """``value`` shortened and stripped of control characters for an error message."""
+    from tui.console.text import clean, shorten
+
+    return shorten(clean(value), 40)
+
+
+def peer_status_word(status: str) -> str:
+    """The session status as the drill-down shows it."""
+    return {PeerStatus.UP: "up", PeerStatus.DOWN: "down", PeerStatus.UNKNOWN: "unknown"}.get(status, status)

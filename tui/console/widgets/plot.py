@@ -1,0 +1,62 @@
+"""Visibility of one prefix over time (plotext through textual-plotext), with event marks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual_plotext import PlotextPlot
+
+from tui.console.model import format_ts
+from tui.console.text import clean
+from tui.core.timeline import Bucket
+
+__all__ = ["VisibilityPlot"]
+
+
+class VisibilityPlot(PlotextPlot):
+    """Visibility % per time bucket; buckets with withdrawals marked ``x``, findings as lines."""
+
+    DEFAULT_CSS = """
+    VisibilityPlot { height: 1fr; min-height: 6; }
+    VisibilityPlot:focus { background-tint: $foreground 5%; }
+    """
+
+    can_focus = True
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._shown: tuple[object, ...] | None = None
+
+    def show(self, title: str, buckets: Sequence[Bucket], marks: Sequence[float] = ()) -> None:
+        """Plot ``buckets`` (one prefix's timeline); ``marks`` are times of findings."""
+        key = (title, tuple((b.start, b.visible, b.full_feed, b.withdrawals, b.announcements) for b in buckets), tuple(marks))
+        if key == self._shown:
+            return
+        self._shown = key
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(clean(title))
+        known = [(b.start, b.ratio * 100) for b in buckets if b.ratio is not None]
+        if not known:
+            plt.title(clean(f"{title}: no visibility data yet"))
+            self.refresh()
+            return
+        xs, ys = zip(*known, strict=True)
+        plt.plot(xs, ys, marker="braille", label="visible %")
+        flaps = [(b.start, b.ratio * 100) for b in buckets if b.withdrawals and b.ratio is not None]
+        if flaps:
+            fx, fy = zip(*flaps, strict=True)
+            plt.scatter(fx, fy, marker="x", label="withdrawals")
+        for ts in marks:
+            plt.vline(ts)
+        plt.ylim(0, 100)
+        lo, hi = xs[0], xs[-1]
+        if hi == lo:
+            hi = lo + 60
+        plt.xlim(lo, hi)
+        ticks = [lo, lo + (hi - lo) / 2, hi]
+        cut = 19 if hi - lo < 600 else 16  # seconds matter only in a short window
+        plt.xticks(ticks, [format_ts(t)[11:cut] + "Z" for t in ticks])
+        plt.yticks([0, 50, 100], ["0%", "50%", "100%"])
+        self.refresh()

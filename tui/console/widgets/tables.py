@@ -1,0 +1,342 @@
+"""The console's tables: visibility, events, DNS, and the drill-down's routes and neighbours.
+
+Every cell is a :class:`rich.text.Text` built by :func:`tui.console.text.plain` (a plain ``str``
+cell would be read as Rich markup by DataTable). Colours come from component classes whose
+styles use theme variables only, so switching theme recolours everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import BindingType
+from textual.message import Message
+from textual.widgets import DataTable
+
+from tui.console.actions import HISTORY_BINDINGS, TABLE_BINDINGS
+from tui.console.model import (
+    SEVERITY_SYMBOL,
+    STATE_SYMBOL,
+    DnsRow,
+    RelatedRow,
+    RouteRow,
+    VisibilityRow,
+    format_age,
+    format_ts,
+    time_label,
+)
+from tui.console.text import plain, shorten
+from tui.core.engine import LogEntry
+
+__all__ = ["StateTable", "VisibilityTable", "EventTable", "DnsTable", "RoutesTable", "RelatedTable", "HistoryTable"]
+
+Cells = tuple[Text, ...]
+
+
+class StateTable(DataTable):
+    """A row-cursor DataTable that replaces its rows in place, keeping the cursor on its row."""
+
+    BINDINGS: ClassVar[list[BindingType]] = list(TABLE_BINDINGS)
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
+        "state--ok",
+        "state--warning",
+        "state--critical",
+        "state--unknown",
+        "state--info",
+        "state--muted",
+    }
+    """Colours of row states (``ok``/``info`` read as success, ``unknown`` muted, not alarming)."""
+
+    DEFAULT_CSS = """
+    StateTable { height: 1fr; }
+    StateTable > .state--ok { color: $success; }
+    StateTable > .state--info { color: $foreground; }
+    StateTable > .state--warning { color: $warning; text-style: bold; }
+    StateTable > .state--critical { color: $error; text-style: bold; }
+    StateTable > .state--unknown { color: $secondary; text-style: italic; }
+    StateTable > .state--muted { color: $foreground-muted; }
+    """
+
+    COLUMNS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """(key, label) of each column."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
+        self._shown: list[tuple[str, Cells]] = []
+        for key, label in self.COLUMNS:
+            self.add_column(label, key=key)
+
+    def style_for(self, state: str) -> str:
+        """The Rich style of ``state`` from this table's component classes."""
+        return str(self.get_component_rich_style(f"state--{state}", partial=True))
+
+    @property
+    def cursor_key(self) -> str | None:
+        """Key of the row under the cursor."""
+        if not self.row_count:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001 - an empty or shrinking table has no cursor row
+            return None
+
+    def show_rows(self, rows: Sequence[tuple[str, Cells]], *, follow_top: bool = False) -> None:
+        """Replace the rows; unchanged rows cost nothing, the cursor stays on its row's key."""
+        rows = list(rows)
+        if rows == self._shown:
+            return
+        keep = self.cursor_key
+        if [k for k, _ in rows] == [k for k, _ in self._shown]:
+            columns = [key for key, _ in self.COLUMNS]
+            for (key, cells), (_, old) in zip(rows, self._shown, strict=True):
+                for column, new_cell, old_cell in zip(columns, cells, old, strict=True):
+                    if new_cell != old_cell:
+                        self.update_cell(key, column, new_cell)
+        else:
+            self.clear()
+            for key, cells in rows:
+                self.add_row(*cells, key=key)
+            if follow_top or keep is None:
+                self.move_cursor(row=0, animate=False)
+                self.scroll_home(animate=False)
+            else:
+                try:
+                    self.move_cursor(row=self.get_row_index(keep), animate=False)
+                except Exception:  # noqa: BLE001 - that row is gone: stay near the top
+                    self.move_cursor(row=0, animate=False)
+        self._shown = rows
+
+
+class VisibilityTable(StateTable):
+    """One row per watched prefix, worst first: state, prefix, %, peers, watch, origins, trend, age."""
+
+    COLUMNS = (
+        ("state", "State"),
+        ("prefix", "Prefix"),
+        ("percent", "Vis"),
+        ("peers", "Peers"),
+        ("watch", "Watch"),
+        ("origin", "Origin"),
+        ("trend", "Trend"),
+        ("changed", "Changed"),
+    )
+
+    class PrefixChosen(Message):
+        """Enter was pressed on a prefix row."""
+
+        def __init__(self, table: VisibilityTable, row: VisibilityRow) -> None:
+            super().__init__()
+            self.table = table
+            self.row = row
+
+        @property
+        def control(self) -> VisibilityTable:
+            """The table the row was chosen in."""
+            return self.table
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.by_key: dict[str, VisibilityRow] = {}
+
+    def show(self, rows: Sequence[VisibilityRow], now: float) -> None:
+        """Show ``rows`` (already worst first); ``now`` is the clock the ages are counted from."""
+        self.by_key = {r.key: r for r in rows}
+        out = []
+        for r in rows:
+            style = self.style_for(r.state)
+            age = format_age(now - r.last_change) if r.last_change is not None else "-"
+            out.append(
+                (
+                    r.key,
+                    (
+                        Text(STATE_SYMBOL[r.state], style=style),
+                        plain(r.prefix),
+                        Text(r.percent_text, style=style, justify="right"),
+                        plain(r.peers_text),
+                        plain(shorten(r.watch, 12)),
+                        plain(shorten(r.origins, 16)),
+                        Text(r.spark, style=style),
+                        plain(age),
+                    ),
+                )
+            )
+        self.show_rows(out)
+
+    @property
+    def selected(self) -> VisibilityRow | None:
+        """The row under the cursor."""
+        key = self.cursor_key
+        return self.by_key.get(key) if key else None
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row: tell the screen which prefix."""
+        event.stop()
+        row = self.by_key.get(event.row_key.value or "")
+        if row is not None:
+            self.post_message(self.PrefixChosen(self, row))
+
+
+class EventTable(StateTable):
+    """The event log, newest first."""
+
+    COLUMNS = (("time", "Time (UTC)"), ("severity", "Sev"), ("watch", "Watch"), ("text", "Event"))
+
+    class EventChosen(Message):
+        """Enter was pressed on an event."""
+
+        def __init__(self, table: EventTable, entry: LogEntry) -> None:
+            super().__init__()
+            self.table = table
+            self.entry = entry
+
+        @property
+        def control(self) -> EventTable:
+            """The table the event was chosen in."""
+            return self.table
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.entries: dict[str, LogEntry] = {}
+
+    def show(self, entries: Sequence[LogEntry], *, follow: bool, now: float | None = None) -> None:
+        """Show ``entries`` (newest first); with ``follow`` the cursor sits on the newest.
+
+        Times on the same UTC day as ``now`` show as ``HH:MM:SSZ`` (the status line has the
+        date); others in full ISO 8601."""
+        self.entries = {str(id(e)): e for e in entries}
+        out = []
+        for key, e in zip(self.entries, entries, strict=True):
+            style = self.style_for({"info": "info"}.get(e.severity, e.severity))
+            out.append(
+                (
+                    key,
+                    (
+                        plain(time_label(e.ts, now)),
+                        Text(SEVERITY_SYMBOL.get(e.severity, e.severity), style=style),
+                        plain(shorten(e.watch, 12) or "-"),
+                        plain(e.text),
+                    ),
+                )
+            )
+        self.show_rows(out, follow_top=follow)
+
+    @property
+    def selected(self) -> LogEntry | None:
+        """The entry under the cursor."""
+        key = self.cursor_key
+        return self.entries.get(key) if key else None
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on an event: tell the screen."""
+        event.stop()
+        entry = self.entries.get(event.row_key.value or "")
+        if entry is not None:
+            self.post_message(self.EventChosen(self, entry))
+
+
+class DnsTable(StateTable):
+    """Latest state of every nameserver and resolver path."""
+
+    COLUMNS = (
+        ("state", "State"),
+        ("zone", "Zone"),
+        ("server", "Server"),
+        ("address", "Address"),
+        ("transport", "Via"),
+        ("rtt", "RTT"),
+        ("serial", "Serial"),
+        ("last", "Last ok"),
+        ("diagnosis", "Diagnosis"),
+    )
+
+    def show(self, rows: Sequence[DnsRow]) -> None:
+        """Show the DNS rows."""
+        out = []
+        for r in rows:
+            style = self.style_for(r.severity)
+            key = f"{r.zone}\x00{r.server}\x00{r.address}\x00{r.transport}"
+            out.append(
+                (
+                    key,
+                    (
+                        Text(SEVERITY_SYMBOL.get(r.severity, "")[:1] + " " + plain(r.state).plain, style=style),
+                        plain(r.zone),
+                        plain(shorten(r.server, 24)),
+                        plain(r.address),
+                        plain(r.transport),
+                        plain(r.rtt),
+                        plain(r.serial),
+                        plain(r.last_success),
+                        plain(r.diagnosis),
+                    ),
+                )
+            )
+        self.show_rows(out)
+
+
+class RoutesTable(StateTable):
+    """Routes to the drilled-down prefix, one per collector and peer."""
+
+    BINDINGS: ClassVar[list[BindingType]] = []
+    COLUMNS = (
+        ("collector", "Collector"),
+        ("asn", "Peer AS"),
+        ("path", "AS path"),
+        ("origin", "Origin"),
+        ("upstream", "Upstream"),
+        ("since", "Since (UTC)"),
+        ("peer", "Peer address"),
+    )
+
+    def show(self, rows: Sequence[RouteRow]) -> None:
+        """Show the routes."""
+        self.show_rows(
+            [
+                (
+                    f"{r.collector}\x00{r.peer_ip}\x00{r.peer_asn}",
+                    (
+                        plain(shorten(r.collector, 14)),
+                        plain(f"AS{r.peer_asn}"),
+                        plain(r.as_path),
+                        plain(r.origin),
+                        plain(r.upstream),
+                        plain(format_ts(r.since)),
+                        plain(r.peer_ip),
+                    ),
+                )
+                for r in rows
+            ]
+        )
+
+
+class RelatedTable(StateTable):
+    """More-specifics (hijack signature) and covering prefixes of the drilled-down prefix."""
+
+    BINDINGS: ClassVar[list[BindingType]] = []
+    COLUMNS = (("relation", "Relation"), ("prefix", "Prefix"), ("peers", "Peers"), ("origins", "Origins"))
+
+    def show(self, rows: Sequence[RelatedRow]) -> None:
+        """Show the related prefixes."""
+        self.show_rows(
+            [
+                (
+                    f"{r.relation}\x00{r.prefix}",
+                    (
+                        Text(r.relation, style=self.style_for("warning" if r.relation == "more-specific" else "info")),
+                        plain(r.prefix),
+                        plain(str(r.peers)),
+                        plain(r.origins),
+                    ),
+                )
+                for r in rows
+            ]
+        )
+
+
+class HistoryTable(EventTable):
+    """The drilled-down prefix's event history (same columns as the event log)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = list(HISTORY_BINDINGS)
