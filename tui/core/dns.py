@@ -494,24 +494,32 @@ class DnsMonitor:
     # -- Detector protocol ----------------------------------------------------------------------
 
     def observe(self, events: Sequence[Event], view: Any, now: float) -> list[Finding]:
-        """Take the batch's DNS results; re-judge the zones they touched (all, on routing change)."""
-        touched: set[str] = set()
+        """Take the batch's DNS results; re-judge the zones they touched (all, on routing change).
+
+        Results are judged one timestamp at a time (a probe round stamps all its results with
+        the round's start), so a replay that batches the journal differently from the live run
+        still opens and closes the same findings.
+        """
+        rounds: dict[float, list[DnsProbeResult]] = {}
         routing_changed = False
         for event in events:
             if isinstance(event, DnsProbeResult):
-                self.add(event)
-                touched.add(event.zone)
+                rounds.setdefault(event.ts, []).append(event)
             elif isinstance(event, RouteAnnounced | RouteWithdrawn | PeerStateChanged | FeedStatus | FullFeedPeers):
                 routing_changed = True
+        findings: list[Finding] = []
+        for ts in sorted(rounds):
+            touched: set[str] = set()
+            for result in rounds[ts]:
+                self.add(result)
+                touched.add(result.zone)
+            for zone in sorted(touched):
+                findings.extend(self._judge(zone, view, ts))
         if routing_changed:
             # Diagnoses of failing servers depend on routing: re-judge zones with open failures.
-            touched |= {subject_zone for (kind, subject_zone) in self._open_zones()}
-        if not touched:
-            return []
-        ts = max((e.ts for e in events if isinstance(e, DnsProbeResult)), default=now)
-        findings: list[Finding] = []
-        for zone in sorted(touched):
-            findings.extend(self._judge(zone, view, ts))
+            ts = max((e.ts for e in events), default=now)
+            for zone in sorted({zone for (_, zone) in self._open_zones()}):
+                findings.extend(self._judge(zone, view, ts))
         return findings
 
     def tick(self, view: Any, now: float) -> list[Finding]:
