@@ -60,6 +60,7 @@ __all__ = [
     "format_time",
     "parse_time",
     "rebatch",
+    "record_batches",
     "record_sources",
 ]
 
@@ -67,6 +68,9 @@ PathArg = str | PathLike[str]
 
 DEFAULT_CHUNK = 2000
 """Events applied per :meth:`ReplaySession.step` at MAX_SPEED, so a UI stays responsive."""
+
+JUMP_ROWS = 500
+"""A forward seek loads a checkpoint instead of applying rows when that skips more rows than this."""
 
 MAX_BATCH = 5000
 """Largest batch :func:`rebatch` builds from a file source."""
@@ -200,14 +204,31 @@ def record_sources(
     tick_interval: float = 1.0,
     rerun_findings: bool | None = None,
 ) -> Engine:
-    """Record file sources into ``writer``: every event as read, checkpoints of ``engine``.
+    """Record file sources into ``writer`` (see :func:`record_batches`), one batch per second."""
+    from tui.feeds.sources import open_sources
+
+    batches = rebatch(open_sources(sources, watchlist))
+    return record_batches(
+        batches, watchlist, writer, engine=engine, tick_interval=tick_interval, rerun_findings=rerun_findings
+    )
+
+
+def record_batches(
+    batches: Iterable[Sequence[Event]],
+    watchlist: Watchlist,
+    writer: JournalWriter,
+    *,
+    engine: Engine | None = None,
+    tick_interval: float = 1.0,
+    rerun_findings: bool | None = None,
+) -> Engine:
+    """Record batches into ``writer``: every event as given, checkpoints of ``engine``.
 
     Each batch is applied to ``engine`` first, the replay's way (:class:`Stepper`), then
     appended, so the checkpoints hold exactly the state a replay of the journal reaches at the
-    same row. Returns the engine, left at the end of the data.
+    same row (give ``engine`` the detectors the replay will run). Returns the engine, left at
+    the end of the data.
     """
-    from tui.feeds.sources import open_sources
-
     if engine is None:
         engine = Engine(watchlist, VirtualClock(0.0, math.inf))
     clock = engine.clock if isinstance(engine.clock, VirtualClock) else VirtualClock(0.0, math.inf)
@@ -216,7 +237,9 @@ def record_sources(
     stepper = Stepper(engine, clock, tick_interval=tick_interval, rerun_findings=rerun)
     writer.attach(engine)
     previous = writer.last_t
-    for batch in rebatch(open_sources(sources, watchlist)):
+    for batch in batches:
+        if not batch:
+            continue
         t = _batch_time(batch, previous)
         stepper.apply(batch, t)
         writer.append(batch)
@@ -375,7 +398,7 @@ class ReplaySession:
             self._step_chunk()
         else:
             target = self.clock.advance(real_elapsed)
-            self._goto(self.reader.last_seq_at(target))
+            self._goto(self.reader.last_seq_at(target), jump=False)
             self._stepper.tick_through(target)
             self.clock.position = target
         return self.engine.revision != revision
@@ -387,7 +410,7 @@ class ReplaySession:
         end_seq = self._end_seq()
         if self.cursor < end_seq:
             stop = min(self.reader.batch_end(min(self.cursor + self.chunk, end_seq)), end_seq)
-            self._apply_rows(stop)
+            self._goto(stop, jump=False)
             t = self.reader.t_of(stop)
             self.clock.position = t if t is not None else self.clock.position
         if self.cursor >= end_seq:
@@ -411,7 +434,9 @@ class ReplaySession:
 
     def next_event_of_note(self) -> float | None:
         """Seek to the next event of note after the clock; returns its time, or None."""
-        t = self.reader.next_note(self.clock.position)
+        position = self.clock.position
+        pending_here = self.cursor < self.reader.last_seq_at(position)
+        t = self.reader.next_note(position, inclusive=pending_here)
         if t is not None and t <= self.clock.end:
             self.seek(t)
             return t
@@ -444,19 +469,25 @@ class ReplaySession:
 
     # -- moving the cursor ----------------------------------------------------------------------
 
-    def _goto(self, target: int) -> None:
-        """Make the engine hold exactly rows 1..target."""
+    def _goto(self, target: int, *, jump: bool = True) -> None:
+        """Make the engine hold exactly rows 1..target.
+
+        Backwards always goes through a checkpoint; forwards only when ``jump`` and the
+        checkpoint saves applying at least :data:`JUMP_ROWS` rows (playing never jumps, so the
+        log grows event by event).
+        """
         if target == self.cursor:
             return
-        checkpoint = self.reader.checkpoint_at_or_before(target) if target else None
         if target < self.cursor:
+            checkpoint = self.reader.checkpoint_at_or_before(target) if target else None
             if checkpoint is None:
                 self._reset()
             else:
                 self._restore(checkpoint)
-        elif checkpoint is not None and checkpoint.seq > self.cursor:
-            # Jumping forward past a checkpoint: loading it is cheaper than applying the rows.
-            self._restore(checkpoint)
+        elif jump and target - self.cursor > JUMP_ROWS:
+            checkpoint = self.reader.checkpoint_at_or_before(target)
+            if checkpoint is not None and checkpoint.seq > self.cursor + JUMP_ROWS:
+                self._restore(checkpoint)
         self._apply_rows(target)
 
     def _reset(self) -> None:

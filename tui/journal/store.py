@@ -491,9 +491,10 @@ class JournalReader:
 
     # -- navigation and drill-down --------------------------------------------------------------
 
-    def next_note(self, after_t: float) -> float | None:
-        """Replay time of the first event of note strictly after ``after_t``."""
-        row = self._conn.execute("SELECT min(t) FROM events WHERE note = 1 AND t > ?", (after_t,)).fetchone()
+    def next_note(self, after_t: float, *, inclusive: bool = False) -> float | None:
+        """Replay time of the first event of note after ``after_t`` (or at it, with ``inclusive``)."""
+        op = ">=" if inclusive else ">"
+        row = self._conn.execute(f"SELECT min(t) FROM events WHERE note = 1 AND t {op} ?", (after_t,)).fetchone()
         return row[0]
 
     def previous_note(self, before_t: float) -> float | None:

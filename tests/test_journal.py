@@ -1,0 +1,294 @@
+"""The SQLite journal: format, schema version, commits, checkpoints, crash safety, concurrent readers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tui.core.aspath import parse_path
+from tui.core.clock import FixedClock
+from tui.core.engine import Engine
+from tui.core.events import (
+    DnsProbeResult,
+    Finding,
+    PeerStateChanged,
+    RouteAnnounced,
+    RouteWithdrawn,
+    event_to_json,
+)
+from tui.core.prefixes import Prefix
+from tui.core.watchlist import NORTH_KOREA, Watchlist
+from tui.journal.store import JournalError, JournalReader, JournalWriter, is_journal
+
+NK = Prefix.parse("175.45.176.0/22")
+NK_MORE = Prefix.parse("175.45.177.0/24")
+OTHER = Prefix.parse("8.8.8.0/24")
+WATCHLIST = Watchlist([NORTH_KOREA])
+
+
+def announce(ts, peer_ip, prefix, path="3356 4837 131279"):
+    return RouteAnnounced(ts, "rrc00", peer_ip, int(path.split()[0]), prefix, parse_path(path), peer_ip, (), "test")
+
+
+def withdraw(ts, peer_ip, prefix, asn=3356):
+    return RouteWithdrawn(ts, "rrc00", peer_ip, asn, prefix, "test")
+
+
+class TickingClock:
+    """A monotonic clock a test moves by hand (the commit policy reads it)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def committed_rows(path) -> int:
+    """Rows another connection can see (i.e. committed)."""
+    with JournalReader(path) as reader:
+        return reader.count()
+
+
+def test_rows_keep_order_batches_and_a_replay_time_that_never_goes_back(tmp_path):
+    path = tmp_path / "j.journal"
+    with JournalWriter(path, watchlist=WATCHLIST, background=False) as writer:
+        writer.append([announce(10.0, "192.0.2.1", NK), announce(12.0, "192.0.2.2", NK_MORE)])
+        writer.append([withdraw(11.0, "192.0.2.1", NK)])  # late: its replay time stays 12
+        writer.append([announce(15.5, "192.0.2.3", OTHER, "2914 15169")])
+    assert is_journal(path)
+    with JournalReader(path) as reader:
+        rows = list(reader.rows(0))
+        assert [(r.seq, r.batch, r.t) for r in rows] == [(1, 1, 12.0), (2, 1, 12.0), (3, 2, 12.0), (4, 3, 15.5)]
+        assert rows[2].event == withdraw(11.0, "192.0.2.1", NK)
+        assert reader.bounds() == (12.0, 15.5, 4)
+        assert reader.last_seq_at(12.0) == 3 and reader.last_seq_at(11.9) == 0
+        assert [list(b) for b in reader.batches()] == [[r.event for r in rows[:2]], [rows[2].event], [rows[3].event]]
+    conn = sqlite3.connect(path)
+    stored = conn.execute("SELECT kind, prefix, watch, note, payload FROM events ORDER BY seq").fetchall()
+    assert stored[0] == ("announce", "175.45.176.0/22", "North Korea", 1, event_to_json(rows[0].event))
+    assert stored[1][:4] == ("announce", "175.45.177.0/24", "North Korea", 1)
+    assert stored[3][:4] == ("announce", "8.8.8.0/24", None, 0)  # not of note: unrelated to any watch
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_events_of_note_and_history(tmp_path):
+    path = tmp_path / "j.journal"
+    finding = Finding(30.0, "f1", "North Korea", "visibility", "warning", "open", "175.45.176.0/22", "dropped", 30.0)
+    dns_ok = DnsProbeResult(40.0, "kp.", "ns1.kp.", "127.0.0.1", 53, "udp", "kp.", "SOA", "ok")
+    dns_bad = DnsProbeResult(50.0, "kp.", "ns1.kp.", "127.0.0.1", 53, "udp", "kp.", "SOA", "timeout")
+    with JournalWriter(path, watchlist=WATCHLIST, background=False) as writer:
+        writer.append([announce(10.0, "192.0.2.1", OTHER, "2914 15169")])
+        writer.append([announce(20.0, "192.0.2.1", NK_MORE)])
+        writer.append([finding])
+        writer.append([dns_ok])
+        writer.append([dns_bad])
+        writer.append([PeerStateChanged(60.0, "rrc00", "192.0.2.1", 3356, "ESTABLISHED", "IDLE", "test")])
+    with JournalReader(path) as reader:
+        assert reader.next_note(0.0) == 20.0
+        assert reader.next_note(20.0) == 30.0
+        assert reader.next_note(30.0) == 50.0  # the ok DNS answer at 40 is not of note
+        assert reader.previous_note(60.0) == 50.0
+        assert reader.next_note(60.0) is None
+        history = reader.history(NK)
+        assert history == [announce(20.0, "192.0.2.1", NK_MORE), finding]
+        assert reader.history(NK, more_specifics=False) == [finding]
+        assert reader.history(NK, since=25.0) == [finding]
+        assert reader.events_of_finding("f1") == [finding]
+
+
+def test_checkpoints_follow_data_time_and_close(tmp_path):
+    path = tmp_path / "j.journal"
+    engine = Engine(WATCHLIST, FixedClock())
+    with JournalWriter(path, watchlist=WATCHLIST, checkpoint_interval=30.0, background=False) as writer:
+        engine.recorder = writer
+        writer.attach(engine)
+        for second in range(0, 100, 5):
+            engine.ingest([announce(float(second), f"192.0.2.{second % 7 + 1}", NK)])
+    with JournalReader(path) as reader:
+        # After t=30, 60 and 90 (30 s of data after the previous one), and one at close (t=95).
+        seqs = [reader.checkpoint_at_or_before(s) for s in range(1, 21)]
+        taken = sorted({(c.seq, c.t) for c in seqs if c is not None})
+        assert taken == [(7, 30.0), (13, 60.0), (19, 90.0), (20, 95.0)]
+        last = reader.checkpoint_at_or_before(20)
+        assert last is not None
+        assert last.data["engine"]["state"] == engine.checkpoint()["state"]
+        assert last.data["timeline"] == engine.timeline.to_snapshot()
+
+
+def test_commits_at_least_every_commit_interval_of_appending(tmp_path):
+    path = tmp_path / "j.journal"
+    clock = TickingClock()
+    writer = JournalWriter(path, commit_interval=1.0, clock=clock, background=False)
+    writer.append([announce(1.0, "192.0.2.1", NK)])
+    clock.now = 0.5
+    writer.append([announce(2.0, "192.0.2.1", NK)])
+    assert committed_rows(path) == 0 and writer.committed == 0
+    clock.now = 1.0
+    writer.append([announce(3.0, "192.0.2.1", NK)])
+    assert committed_rows(path) == 3 and writer.committed == 3
+    clock.now = 1.2
+    writer.append([announce(4.0, "192.0.2.1", NK)])
+    assert committed_rows(path) == 3
+    writer.close()
+    assert committed_rows(path) == 4
+
+
+def test_background_thread_commits_when_appends_stop(tmp_path):
+    path = tmp_path / "j.journal"
+    writer = JournalWriter(path, commit_interval=0.2)
+    try:
+        writer.append([announce(1.0, "192.0.2.1", NK)])
+        # No further append: only the background thread can commit this row.
+        for _ in range(200):
+            if committed_rows(path) == 1:
+                break
+            writer._stop.wait(0.05)
+        assert committed_rows(path) == 1
+        assert writer.committed == 1
+    finally:
+        writer.close()
+
+
+def test_schema_version_newer_than_this_code_is_refused(tmp_path):
+    path = tmp_path / "future.journal"
+    JournalWriter(path, background=False).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE schema_version SET version = 99")
+    conn.commit()
+    conn.close()
+    with pytest.raises(JournalError, match=r"schema version 99 is newer .* upgrade watchfloor"):
+        JournalReader(path)
+    with pytest.raises(JournalError, match="newer"):
+        JournalWriter(path, background=False)
+
+
+def test_sqlite_file_that_is_not_a_journal_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (a)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(JournalError, match="not a watchfloor journal"):
+        JournalReader(path)
+    text = tmp_path / "text.journal"
+    text.write_text("hello\n")
+    with pytest.raises(JournalError, match="not a watchfloor journal"):
+        JournalReader(text)
+    with pytest.raises(JournalError, match="no such journal"):
+        JournalReader(tmp_path / "missing.journal")
+
+
+def test_reopening_a_journal_appends_after_the_last_row(tmp_path):
+    path = tmp_path / "j.journal"
+    with JournalWriter(path, background=False) as writer:
+        writer.append([announce(10.0, "192.0.2.1", NK)])
+    with JournalWriter(path, background=False) as writer:
+        writer.append([announce(5.0, "192.0.2.2", NK)])
+    with JournalReader(path) as reader:
+        assert [(r.seq, r.batch, r.t) for r in reader.rows(0)] == [(1, 1, 10.0), (2, 2, 10.0)]
+
+
+READER_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from tui.journal.store import JournalReader
+    path = sys.argv[1]
+    for line in sys.stdin:
+        with JournalReader(path) as reader:
+            print(reader.count(), flush=True)
+    """
+)
+
+
+def test_a_reader_in_another_process_reads_while_the_writer_holds_a_transaction(tmp_path):
+    path = tmp_path / "j.journal"
+    writer = JournalWriter(path, background=False)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER_SCRIPT, str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+    def ask() -> str:
+        assert reader.stdin is not None and reader.stdout is not None
+        reader.stdin.write("count\n")
+        reader.stdin.flush()
+        return reader.stdout.readline().strip()
+
+    try:
+        writer.append([announce(1.0, "192.0.2.1", NK)] * 3)
+        writer.commit()
+        assert ask() == "3"
+        writer.append([announce(2.0, "192.0.2.1", NK)] * 2)  # open write transaction
+        assert ask() == "3"  # reads the committed state, not blocked, no "database is locked"
+        writer.commit()
+        assert ask() == "5"
+    finally:
+        writer.close()
+        assert reader.stdin is not None
+        reader.stdin.close()
+        reader.wait(timeout=60)
+    assert reader.returncode == 0, reader.stderr.read() if reader.stderr else ""
+
+
+CRASH_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from tui.core.aspath import parse_path
+    from tui.core.events import RouteAnnounced
+    from tui.core.prefixes import Prefix
+    from tui.journal.store import JournalWriter
+
+    writer = JournalWriter(sys.argv[1], commit_interval=1.0)
+    prefix = Prefix.parse("175.45.176.0/22")
+    path = parse_path("3356 4837 131279")
+    n = 0
+    while True:
+        batch = []
+        for _ in range(20):
+            n += 1
+            batch.append(RouteAnnounced(float(n), "rrc00", "192.0.2.1", 3356, prefix, path, "", (), f"e{n}"))
+        writer.append(batch)
+        # Reported after append returns: the journal has this many events, this many committed.
+        print(writer.appended, writer.committed, flush=True)
+        writer._stop.wait(0.002)
+    """
+)
+
+
+def test_kill_9_while_recording_leaves_a_readable_journal_missing_only_uncommitted_events(tmp_path):
+    path = tmp_path / "crash.journal"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CRASH_SCRIPT, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    reports: list[tuple[int, int]] = []
+    commits_seen: set[int] = set()
+    for line in child.stdout:
+        appended, committed = map(int, line.split())
+        reports.append((appended, committed))
+        if committed:
+            commits_seen.add(committed)
+        if len(commits_seen) >= 3:  # several commits happened: kill it mid-stream
+            break
+    os.kill(child.pid, signal.SIGKILL)
+    rest = child.stdout.read()
+    child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL, child.stderr.read() if child.stderr else ""
+    for line in rest.split("\n"):
+        if line.strip():
+            reports.append(tuple(map(int, line.split())))  # type: ignore[arg-type]
+    last_appended, last_committed = reports[-1]
+    with JournalReader(path) as reader:
+        rows = list(reader.rows(0))
+    kept = len(rows)
+    # Everything the writer reported committed survived; nothing beyond what it appended exists.
+    assert last_committed <= kept <= last_appended
+    assert [r.seq for r in rows] == list(range(1, kept + 1))
+    assert [r.event.source for r in rows] == [f"e{n}" for n in range(1, kept + 1)]
