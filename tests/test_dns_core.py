@@ -192,3 +192,13 @@ def test_rows_without_a_monitor_fall_back_to_the_engines_latest_results():
     engine.ingest([soa(1, NS1, serial=5), soa(1, NS2, serial=4, server="ns2.kp.")])
     states = {r.address: r.state for r in dns_rows(engine)}
     assert states == {NS1: "ok", NS2: "serial mismatch"}
+
+
+def test_core_dns_imports_no_network_or_ui_library():
+    import subprocess
+    import sys
+
+    code = "import sys, tui.core.dns; print('\\n'.join(sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    bad = sorted({m.split(".")[0] for m in loaded} & {"dns", "httpx", "asyncio", "socket", "textual", "rich", "sqlite3"})
+    assert bad == []

@@ -309,3 +309,66 @@ def test_dns_config_keys_for_the_lab_are_parsed():
     assert config.zones[0] == ZoneConfig("kp.lab.", parent=("127.0.0.1:5300",), port=5301)
     assert config.dns == DnsConfig(retries=0)
     assert ProbeSettings.from_config(config.dns, timeout=0.5).timeout == 0.5
+
+
+def public_to_loopback(mapping: dict[str, str]):
+    """dnspython query functions that send to the loopback daemon standing in for a public address.
+
+    The cross-diagnosis needs nameserver addresses inside routed prefixes, and tests may only
+    send to 127.0.0.0/8: each public address is answered by a real daemon on loopback instead.
+    An address not in ``mapping`` fails like an unroutable one, so nothing ever leaves loopback.
+    """
+    import dns.asyncquery
+
+    def wrap(query_fn):
+        async def ask(q, where, timeout=None, port=53, **kwargs):
+            if where not in mapping:
+                raise OSError(101, "Network is unreachable (test: not mapped to loopback)")
+            return await query_fn(q, mapping[where], timeout=timeout, port=port, **kwargs)
+        return ask
+
+    return {"udp": wrap(dns.asyncquery.udp), "tcp": wrap(dns.asyncquery.tcp)}
+
+
+async def test_check_diagnoses_failures_with_ripestat_routing_from_real_responses(lab, tmp_path):
+    """A dead server in a routed prefix is "routed but not answering"; one in a prefix nobody
+    routes (while RIPEstat's full-feed peers are known) is "unreachable: routing"."""
+    from conftest import DATA
+    from tests.servers.http_server import LoopbackHTTP
+    from tests.servers.ripestat_server import FakeRipestat
+    from tui.commands.check import run_check
+
+    folder = DATA / "ripestat" / "2017-07-joshglazebrook"
+    if not folder.is_dir():
+        pytest.skip(f"real RIPEstat responses not available: {folder}")
+    alive, routed_dead, unrouted_dead = "140.78.3.62", "140.78.2.62", "175.45.176.15"
+    lab.ns2.stop()
+    routes = public_to_loopback({alive: "127.0.0.2", routed_dead: "127.0.0.3", unrouted_dead: "127.0.0.3"})
+    with LoopbackHTTP(FakeRipestat(folder)) as server:
+        config = parse_config(f"""
+[[watch]]
+name = "Routed"
+prefixes = ["140.78.0.0/16", "175.45.176.0/22"]
+zones = ["{ZONE}"]
+[[zone]]
+name = "{ZONE}"
+nameservers = ["{alive}:{lab.port}", "{routed_dead}:{lab.port}", "{unrouted_dead}:{lab.port}"]
+[feeds.ripestat]
+url = "{server.url}/data/"
+cache_dir = "{tmp_path / 'cache'}"
+[dns]
+timeout = 0.3
+retries = 0
+""")
+        report = await run_check(config, config.all_zones(), routing=True, routing_timeout=30, **routes)
+    assert report.routing["state"] == "known" and "routes" in report.routing["detail"]
+    diagnosis = {(r.address, r.transport): r.diagnosis for r in report.rows}
+    assert diagnosis[(alive, "udp")].label == ""
+    assert diagnosis[(routed_dead, "udp")].label == "routed but not answering"
+    assert diagnosis[(routed_dead, "udp")].prefix == "140.78.0.0/16"
+    assert diagnosis[(unrouted_dead, "tcp")].label == "unreachable: routing"
+    assert diagnosis[(unrouted_dead, "tcp")].visible == 0 and diagnosis[(unrouted_dead, "tcp")].full_feed > 0
+    assert report.exit_code == 1  # one server answers: warnings, not a zone down
+    [zone] = report.as_dict()["zones"]
+    [check] = [c for c in zone["checks"] if c["address"] == routed_dead and c["transport"] == "udp"]
+    assert check["state"] == "timeout" and check["diagnosis"]["label"] == "routed but not answering"
