@@ -1,0 +1,397 @@
+"""``watchfloor collect``: feeds, detectors, journal and alert sinks, without a console.
+
+A long-running asyncio service: live feeds (RIS Live, RIPEstat through
+:class:`tui.feeds.live.LiveFeeds`) and DNS probes push event batches into one queue; the engine
+applies them, the detectors judge them, the journal records them, and findings go to the sinks
+(``[alerts]``). SIGTERM or SIGINT stops it cleanly: feeds closed, queued events applied, the
+journal committed with a final checkpoint, queued alerts delivered; exit 0.
+
+``--from-files`` replays SOURCE files through the same path at full speed instead (the way
+``watchfloor replay`` applies them: one-second batches, detector ticks every second of data
+time), so the collector can be run end to end without a network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import math
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tui.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, add_config_argument
+from tui.core.clock import Clock, SystemClock, VirtualClock
+from tui.core.events import Event, Finding
+
+__all__ = ["register", "run", "Collector", "load_vrps"]
+
+EPILOG = """\
+Without --from-files the collector runs until SIGTERM or SIGINT (Ctrl-C), then shuts down
+cleanly and exits 0. It needs at least one feed: RIS Live (unless --no-ris-live or
+[feeds.ris_live] enabled = false) or DNS checks of the watched zones (unless --no-dns).
+
+Findings go to the sinks in [alerts] (jsonl, webhooks) and to --jsonl; the journal
+(--journal, else [journal] path) records every event and finding for `watchfloor replay`
+and `watchfloor report`.
+
+examples:
+  watchfloor collect --config /etc/watchfloor.toml --journal /var/lib/watchfloor/nk.journal
+  watchfloor collect --no-ris-live --jsonl -                      # DNS checks only, findings on stdout
+  watchfloor collect --from-files updates.20141222.*.gz --journal nk.journal --jsonl findings.jsonl
+
+exit codes: 0 stopped cleanly (or all files read), 3 bad usage or config, 4 nothing to collect,
+a SOURCE or the VRP file could not be read, or the journal could not be written.
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``collect`` sub-command."""
+    parser = subparsers.add_parser(
+        "collect",
+        help="run feeds, detectors, journal and alerts headless (a service)",
+        description="Collect events from the live feeds (or files), detect findings, journal them and send alerts.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config_argument(parser)
+    parser.add_argument("--journal", metavar="PATH", help="journal to append to (default: [journal] path; none if unset)")
+    parser.add_argument("--jsonl", metavar="PATH", help="also write findings as JSON lines to PATH (\"-\" for stdout)")
+    parser.add_argument("--ris-live-url", metavar="URL", help="RIS Live websocket URL (overrides [feeds.ris_live] url)")
+    parser.add_argument("--no-dns", action="store_true", help="do not run DNS checks")
+    parser.add_argument("--no-ris-live", action="store_true", help="do not connect to RIS Live")
+    parser.add_argument(
+        "--from-files", nargs="+", metavar="FILE",
+        help="read these SOURCE files (MRT, RIS Live capture, journal) at full speed instead of live feeds",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no status lines on stderr")
+    parser.set_defaults(func=run)
+
+
+def load_vrps(path: str) -> Any:
+    """Read the ``[rpki] vrp_file``; CommandError (exit 4) when unreadable or malformed."""
+    from tui.core.rpki import VrpError, parse_vrps
+
+    file = Path(path).expanduser()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"[rpki] vrp_file {file}: cannot read: {exc.strerror or exc}", EXIT_INPUT) from None
+    try:
+        return parse_vrps(data, name=str(file))
+    except VrpError as exc:
+        raise CommandError(f"[rpki] vrp_file {exc}", EXIT_INPUT) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``watchfloor collect``."""
+    from tui.config import load_config
+
+    config = load_config(args.config)
+    watchlist = config.watchlist()
+    say: Callable[[str], None] = (lambda text: None) if args.quiet else _stderr
+    collector = Collector(
+        config,
+        watchlist,
+        journal=args.journal if args.journal is not None else (config.journal_path or None),
+        jsonl=args.jsonl,
+        ris_live_url=args.ris_live_url,
+        dns=not args.no_dns,
+        ris_live=not args.no_ris_live and config.feeds.ris_live_enabled,
+        files=args.from_files,
+        say=say,
+    )
+    return asyncio.run(collector.run())
+
+
+def _stderr(text: str) -> None:
+    print(f"watchfloor collect: {text}", file=sys.stderr, flush=True)
+
+
+class _Tee:
+    """The engine's recorder: events to the journal, findings to the alert dispatcher."""
+
+    def __init__(self, writer: Any, dispatcher: Any, clock: Clock) -> None:
+        self.writer = writer
+        self.dispatcher = dispatcher
+        self.clock = clock
+        self.findings: list[Finding] = []
+
+    def append(self, events: Sequence[Event]) -> None:
+        if self.writer is not None:
+            self.writer.append(events)
+        found = [e for e in events if isinstance(e, Finding)]
+        if found:
+            self.findings.extend(found)
+            self.dispatcher.publish(found, self.clock.now())
+
+
+class Collector:
+    """The collector service; every slow or outside thing is injectable for tests."""
+
+    def __init__(
+        self,
+        config: Any,
+        watchlist: Any,
+        *,
+        journal: str | None = None,
+        jsonl: str | None = None,
+        ris_live_url: str | None = None,
+        dns: bool = True,
+        ris_live: bool = True,
+        files: Sequence[str] | None = None,
+        clock: Clock | None = None,
+        detectors: Sequence[Any] | None = None,
+        sinks: Sequence[Any] | None = None,
+        http_transport: Any = None,
+        say: Callable[[str], None] = _stderr,
+        tick_interval: float = 1.0,
+        install_signals: bool = True,
+    ) -> None:
+        self.config = config
+        self.watchlist = watchlist
+        self.journal_path = journal
+        self.jsonl = jsonl
+        self.ris_live_url = ris_live_url
+        self.dns = dns
+        self.ris_live = ris_live
+        self.files = list(files) if files else None
+        self.clock = clock
+        self._detectors = detectors
+        self._sinks = sinks
+        self.http_transport = http_transport
+        self.say = say
+        self.tick_interval = tick_interval
+        self.install_signals = install_signals
+        self.stopping: asyncio.Event | None = None
+        """Set to stop a live run (made inside the event loop; SIGTERM/SIGINT set it)."""
+        self.engine: Any = None
+        self.writer: Any = None
+        self.dispatcher: Any = None
+        self.tee: _Tee | None = None
+
+    def request_stop(self) -> None:
+        """Ask a live run to shut down (what SIGTERM does)."""
+        if self.stopping is not None:
+            self.stopping.set()
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def _detector_list(self) -> list[Any]:
+        if self._detectors is not None:
+            return list(self._detectors)
+        from tui.core.detectors import default_detectors
+
+        vrps = load_vrps(self.config.rpki_vrp_file) if self.config.rpki_vrp_file else None
+        if vrps is not None:
+            self.say(f"RPKI: {len(vrps)} VRPs from {self.config.rpki_vrp_file}")
+        return default_detectors(self.watchlist, vrps=vrps)
+
+    def _open_journal(self) -> Any:
+        if not self.journal_path:
+            self.say("no journal (--journal or [journal] path): events are not recorded")
+            return None
+        from tui.journal.store import JournalError, JournalWriter
+
+        path = Path(self.journal_path).expanduser()
+        if not path.parent.is_dir():
+            raise CommandError(f"{path.parent}: no such directory for the journal", EXIT_USAGE)
+        try:
+            return JournalWriter(path, watchlist=self.watchlist, checkpoint_interval=self.config.checkpoint_interval)
+        except JournalError as exc:
+            raise CommandError(str(exc), EXIT_INPUT) from None
+
+    def _setup(self, clock: Clock) -> None:
+        from tui.alerts import AlertDispatcher, sinks_from_config
+        from tui.core.engine import Engine
+
+        detectors = self._detector_list()
+        sinks = list(self._sinks) if self._sinks is not None else sinks_from_config(
+            self.config.alerts, jsonl=self.jsonl, transport=self.http_transport
+        )
+        self.dispatcher = AlertDispatcher(
+            sinks, min_severity=self.config.alerts.min_severity, renotify=self.config.alerts.renotify,
+            on_error=self.say,
+        )
+        self.writer = self._open_journal()
+        self.tee = _Tee(self.writer, self.dispatcher, clock)
+        self.engine = Engine(self.watchlist, clock, detectors=detectors, recorder=self.tee)
+        if self.writer is not None:
+            self.writer.attach(self.engine)
+        self.dispatcher.start()
+
+    async def _shutdown(self) -> None:
+        if self.writer is not None:
+            try:
+                self.writer.close()
+            except Exception as exc:  # noqa: BLE001 - report, and still deliver alerts
+                self.say(f"closing the journal failed: {exc}")
+        if self.dispatcher is not None:
+            await self.dispatcher.aclose()
+            failed = sum(s.failed for s in self.dispatcher.stats.values())
+            if failed:
+                self.say(f"{failed} alert(s) could not be delivered (see messages above)")
+
+    def _summary(self, what: str) -> None:
+        assert self.engine is not None and self.tee is not None
+        opened = len(self.engine.open_findings())
+        applied = sum(v for k, v in self.engine.counters.items() if k != "finding")
+        where = f"; journal {self.journal_path}" if self.writer is not None else ""
+        self.say(f"{what}: {applied} events, {len(self.tee.findings)} finding events, {opened} findings open{where}")
+
+    # -- running --------------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until stopped (live) or until the files are read; returns the exit code."""
+        if self.files:
+            return await self._run_files(self.files)
+        return await self._run_live()
+
+    async def _run_files(self, files: Sequence[str]) -> int:
+        from tui.feeds.sources import open_sources, sniff
+        from tui.journal.replay import Stepper, rebatch
+
+        for path in files:
+            sniff(path)  # a bad SOURCE fails before anything is created
+        clock = VirtualClock(0.0, math.inf)
+        self._setup(clock)
+        stepper = Stepper(self.engine, clock, tick_interval=self.tick_interval, rerun_findings=True)
+        previous: float | None = None
+        try:
+            for batch in rebatch(open_sources(files, self.watchlist)):
+                if not batch:
+                    continue
+                t = max(e.ts for e in batch)
+                t = t if previous is None else max(t, previous)
+                stepper.apply(batch, t)
+                previous = t
+                await asyncio.sleep(0)  # let the alert workers deliver as we go
+            if previous is not None:
+                stepper.tick_through(previous)
+        finally:
+            self._summary("files read")
+            await self._shutdown()
+        return EXIT_OK
+
+    async def _run_live(self) -> int:
+        clock = self.clock or SystemClock()
+        queue: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=1000)
+        stopping = self.stopping = asyncio.Event()
+        starters = self._feeds(clock, queue)
+        if not starters:
+            raise CommandError(
+                "nothing to collect: RIS Live is off (--no-ris-live or disabled) or unavailable, and no DNS "
+                "checks (--no-dns, or no zones in the watches); enable a feed", EXIT_INPUT,
+            )
+        self._setup(clock)
+        loop = asyncio.get_running_loop()
+        handled: list[int] = []
+        if self.install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                try:
+                    loop.add_signal_handler(sig, stopping.set)
+                    handled.append(sig)
+                except (NotImplementedError, RuntimeError):
+                    pass
+        tasks: list[asyncio.Task[Any]] = []
+        stoppers: list[Callable[[], Any]] = []
+        try:
+            for name, start, stop in starters:
+                outcome = start()
+                if inspect.isawaitable(outcome):
+                    tasks.append(asyncio.ensure_future(outcome))
+                stoppers.append(stop)
+                self.say(f"started {name}")
+            await self._loop(queue, stopping, clock, tasks)
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+            for stop in stoppers:
+                try:
+                    outcome = stop()
+                    if inspect.isawaitable(outcome):
+                        await asyncio.wait_for(outcome, timeout=5.0)
+                except Exception as exc:  # noqa: BLE001 - shutdown goes on whatever a feed does
+                    self.say(f"stopping a feed failed: {type(exc).__name__}: {exc}")
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            while not queue.empty():
+                self.engine.ingest(queue.get_nowait())
+            self._summary("stopped")
+            await self._shutdown()
+        return EXIT_OK
+
+    async def _loop(self, queue: asyncio.Queue[list[Event]], stopping: asyncio.Event, clock: Clock, tasks: list[Any]) -> None:
+        next_tick = clock.now() + self.tick_interval
+        getter: asyncio.Task[list[Event]] | None = None
+        waiter = asyncio.ensure_future(stopping.wait())
+        try:
+            while not stopping.is_set():
+                if getter is None:
+                    getter = asyncio.ensure_future(queue.get())
+                timeout = max(0.0, next_tick - clock.now())
+                done, _ = await asyncio.wait({getter, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    batch = getter.result()
+                    getter = None
+                    self.engine.ingest(batch)
+                    while not queue.empty():
+                        self.engine.ingest(queue.get_nowait())
+                if clock.now() >= next_tick:
+                    self.engine.tick()
+                    self.dispatcher.tick(clock.now())
+                    next_tick = clock.now() + self.tick_interval
+                for task in [t for t in tasks if t.done()]:
+                    tasks.remove(task)
+                    if not task.cancelled() and task.exception() is not None:
+                        exc = task.exception()
+                        self.say(f"a feed stopped: {type(exc).__name__}: {exc}")
+        finally:
+            waiter.cancel()
+            if getter is not None:
+                if getter.done() and not getter.cancelled():
+                    self.engine.ingest(getter.result())
+                else:
+                    getter.cancel()
+
+    def _feeds(self, clock: Clock, queue: asyncio.Queue[list[Event]]) -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
+        """(name, start, stop) for each feed that can run; absent modules are reported, not fatal."""
+        starters: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = []
+        if self.ris_live:
+            try:
+                from tui.feeds.live import LiveFeeds
+            except ImportError as exc:
+                self.say(f"live feeds unavailable ({exc}); running without RIS Live/RIPEstat")
+            else:
+                kwargs: dict[str, Any] = {"clock": clock}
+                if self.ris_live_url:
+                    kwargs["ris_live_url"] = self.ris_live_url
+                if self.http_transport is not None:
+                    kwargs["transport"] = self.http_transport
+                feeds = LiveFeeds(self.config, self.watchlist, queue, **kwargs)
+                url = self.ris_live_url or self.config.feeds.ris_live_url
+                starters.append((f"live feeds (RIS Live {url})", feeds.start, feeds.stop))
+        zones = self.config.all_zones()
+        if self.dns and zones:
+            try:
+                from tui.feeds.dns_probe import DnsProber, ProbeSettings
+            except ImportError as exc:
+                self.say(f"DNS checks unavailable ({exc}); running without them")
+            else:
+                prober = DnsProber(zones, ProbeSettings.from_config(self.config.dns), clock=clock)
+
+                async def push(batch: list[Any]) -> None:
+                    await queue.put(list(batch))
+
+                async def stop_dns() -> None:
+                    prober.stop()
+                    await prober.aclose()
+
+                starters.append(
+                    (f"DNS checks of {', '.join(z.name for z in zones)}", lambda: prober.run(push), stop_dns)
+                )
+        return starters
