@@ -35,6 +35,7 @@ __all__ = [
     "CachedResponse",
     "FeedError",
     "HttpFeedError",
+    "RETRYABLE_STATUS",
     "RetryPolicy",
     "Sleep",
     "USER_AGENT",
