@@ -52,6 +52,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--from", dest="start", metavar="TIME", help="first time to show (ISO 8601 or unix seconds)")
     parser.add_argument("--until", metavar="TIME", help="last time to show (ISO 8601 or unix seconds)")
     parser.add_argument("--jsonl", action="store_true", help="with --headless: one JSON object per event")
+    parser.add_argument(
+        "--collectors", metavar="LIST",
+        help="with --from/--until and no SOURCE: archive collectors to fetch, comma-separated "
+        "(e.g. rrc00,route-views2; default feeds.bgpstream.collectors, else all)",
+    )
+    parser.add_argument(
+        "--bgpstream-backend", choices=("auto", "broker", "pybgpstream"), default="auto",
+        help="how archives are fetched: pybgpstream when installed (auto), or the broker's HTTP API",
+    )
     add_watch_argument(parser)
     add_config_argument(parser)
     parser.set_defaults(func=run)
@@ -87,10 +96,9 @@ def _sources(args: argparse.Namespace, config: Any, start: float | None, until: 
     if start is None or until is None:
         raise CommandError("give a SOURCE (MRT file, RIS Live capture or journal), or --from and --until", EXIT_USAGE)
     if fetch_archive is None:
-        raise CommandError(
-            "fetching archives for --from/--until is not available here; download the MRT files and give them as SOURCE",
-            EXIT_USAGE,
-        )
+        from tui.feeds.bgpstream import fetch_for_replay
+
+        return [str(p) for p in fetch_for_replay(args, config, start, until)]
     return [str(p) for p in fetch_archive(start, until, config)]
 
 
