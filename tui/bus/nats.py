@@ -154,10 +154,9 @@ async def ensure_stream(
         have = (current.subjects, current.max_age, current.max_bytes, current.duplicate_window)
         if update and wanted != have:
             await js.update_stream(config)
-    except nats.errors.NoRespondersError:
+    except (nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError):
+        # Nobody answers JetStream's API subjects: the server runs without it.
         raise BusError(f"the NATS server at {address.display} has no JetStream: start it with -js") from None
-    except nats.js.errors.ServiceUnavailableError:
-        raise BusError(f"JetStream at {address.display} is unavailable (is it enabled with -js?)") from None
     except nats.js.errors.APIError as exc:
         raise BusError(
             f"cannot set up stream {address.stream} on {address.display}: {_printable(exc.description or str(exc))}"
