@@ -133,6 +133,8 @@ def parse_vrps(data: str | bytes | dict[str, Any], *, name: str = "VRP file") ->
             max_length = int(item.get("maxLength", item.get("max_length", prefix.length)))
         except KeyError as exc:
             raise VrpError(f"{where}: missing {exc.args[0]!r}") from None
+        except VrpError:
+            raise
         except PrefixError as exc:
             raise VrpError(f"{where}: {exc}") from None
         except (TypeError, ValueError):
