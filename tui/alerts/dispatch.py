@@ -49,13 +49,21 @@ class AlertDispatcher:
         queue_size: int = 10000,
     ) -> None:
         self.sinks = list(sinks)
+        # Two sinks may share a name (the same hook in two formats): keys must still be unique.
+        self._keys: list[str] = []
+        for sink in self.sinks:
+            key = sink.name
+            while key in self._keys:
+                key = f"{sink.name} #{len(self._keys) + 1}"
+            self._keys.append(key)
         self.min_rank = Severity.RANK.get(min_severity, 1)
         self.renotify = renotify
         self.retries = retries
         self.backoff = backoff
         self._sleep = sleep
         self._on_error = on_error or (lambda message: None)
-        self.stats: dict[str, SinkStats] = {s.name: SinkStats() for s in self.sinks}
+        self.stats: dict[str, SinkStats] = {k: SinkStats() for k in self._keys}
+        """Per sink (by its name, made unique), what happened."""
         self._queues: dict[str, asyncio.Queue[Alert | None]] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._queue_size = queue_size
@@ -70,10 +78,10 @@ class AlertDispatcher:
         """Start one delivery worker per sink (needs a running event loop)."""
         if self._workers:
             return
-        for sink in self.sinks:
+        for key, sink in zip(self._keys, self.sinks):
             queue: asyncio.Queue[Alert | None] = asyncio.Queue(self._queue_size)
-            self._queues[sink.name] = queue
-            self._workers.append(asyncio.create_task(self._work(sink, queue), name=f"alerts:{sink.name}"))
+            self._queues[key] = queue
+            self._workers.append(asyncio.create_task(self._work(sink, key, queue), name=f"alerts:{key}"))
 
     async def aclose(self, timeout: float = 10.0) -> None:
         """Deliver what is queued (at most ``timeout`` seconds), then stop and close the sinks."""
@@ -124,29 +132,29 @@ class AlertDispatcher:
         finding = alert.finding
         rank = Severity.RANK.get(finding.severity, 0)
         queued = 0
-        for sink in self.sinks:
-            stats = self.stats[sink.name]
+        for name, sink in zip(self._keys, self.sinks):
+            stats = self.stats[name]
             if rank < max(self.min_rank, Severity.RANK.get(sink.min_severity, 0)):
                 stats.filtered += 1
                 continue
-            key = (sink.name, finding.finding_id)
+            key = (name, finding.finding_id)
             signature = (finding.state, finding.severity, finding.summary)
             if dedupe and self._last_sent.get(key) == signature:
                 stats.duplicates += 1
                 continue
             self._last_sent[key] = signature
-            queue = self._queues.get(sink.name)
+            queue = self._queues.get(name)
             if queue is None:
                 stats.failed += 1
                 stats.last_error = "dispatcher not started"
-                self._on_error(f"alerts: {sink.name}: dispatcher not started; alert dropped")
+                self._on_error(f"alerts: {name}: dispatcher not started; alert dropped")
                 continue
             try:
                 queue.put_nowait(alert)
             except asyncio.QueueFull:
                 stats.failed += 1
                 stats.last_error = "queue full"
-                self._on_error(f"alerts: {sink.name}: {self._queue_size} alerts waiting; dropping {finding.finding_id}")
+                self._on_error(f"alerts: {name}: {self._queue_size} alerts waiting; dropping {finding.finding_id}")
                 continue
             stats.queued += 1
             queued += 1
@@ -158,8 +166,8 @@ class AlertDispatcher:
 
     # -- delivery -------------------------------------------------------------------------------
 
-    async def _work(self, sink: Sink, queue: asyncio.Queue[Alert | None]) -> None:
-        stats = self.stats[sink.name]
+    async def _work(self, sink: Sink, key: str, queue: asyncio.Queue[Alert | None]) -> None:
+        stats = self.stats[key]
         while True:
             alert = await queue.get()
             try:
