@@ -19,7 +19,7 @@ from tui.core.events import (
     RouteWithdrawn,
 )
 from tui.core.prefixes import Prefix
-from tui.core.watchlist import NORTH_KOREA, Watchlist
+from tui.core.watchlist import NORTH_KOREA, Watch, Watchlist
 from tui.journal.replay import ReplaySession, format_time, parse_time, rebatch, record_batches
 from tui.journal.store import JournalReader, JournalWriter
 
@@ -328,19 +328,18 @@ def test_time_parsing_and_formatting():
 def test_replay_of_a_real_mrt_file_seeks_and_repeats_exactly():
     pytest.importorskip("tui.feeds.mrt")
     source = shared_file("mrt/libbgpstream/ris.rrc06.updates.1427846400.gz")
-    wl = Watchlist([NORTH_KOREA])
-    wl.expand("North Korea", [Prefix.parse("0.0.0.0/0")], "test: every route")  # watch everything
+    wl = Watchlist([Watch("half the IPv4 space", (Prefix.parse("0.0.0.0/1"),))])
     states = []
     for _ in range(2):
         with ReplaySession.open(source, wl, checkpoint_interval=60.0) as session:
             log = play_to_end(session)
             states.append((log, full_state(session.engine)))
-            assert session.reader.checkpoint_count() >= 4
+            assert session.reader.checkpoint_count() >= 3
             middle = session.start + (session.end - session.start) / 2
             session.seek(middle)
             sought = full_state(session.engine)
     assert states[0] == states[1]
-    assert len(states[0][0]) > 1000
+    assert len(states[0][0]) > 100
     with ReplaySession.open(source, wl, checkpoint_interval=60.0) as linear:
         linear.clock.speed = 1000.0
         linear.play()

@@ -303,26 +303,54 @@ class _Checker:
     def __init__(self, text: str, filename: str) -> None:
         self.lines = text.splitlines()
         self.filename = filename
+        self._index: dict[str, int] = {}
+        """Which [[array]] table is being checked (for line numbers)."""
 
-    def line_of(self, key: str, section: str = "") -> int | None:
-        """Best-effort line number of ``key`` (inside ``section`` when given)."""
+    def line_of(self, key: str, section: str = "", array: str = "", occurrence: int | None = None) -> int | None:
+        """Best-effort line number of ``key`` inside ``section`` (top level when empty).
+
+        With ``array``/``occurrence``, only the ``occurrence``-th ``[[array]]`` table (and the
+        sub-tables that follow it) is searched, so an error in the second ``[[watch]]`` points
+        at the second watch. Finds ``key = ``, ``key.sub = `` (dotted), ``{ key = `` (inline)
+        and a ``[section.key]`` header.
+        """
         in_section = section == ""
-        header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
-        key_re = re.compile(rf"^\s*{re.escape(key)}\s*=|[{{,]\s*{re.escape(key)}\s*=")
+        seen = -1
+        header = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
+        key_re = re.compile(rf"^\s*{re.escape(key)}\s*[=.]|[{{,]\s*{re.escape(key)}\s*=")
         for number, line in enumerate(self.lines, 1):
             m = header.match(line)
             if m:
-                name = m.group(1)
-                in_section = section == "" or name == section or name.startswith(section + ".")
-                if section and name == section and key_re.search(line) is None and key == name.split(".")[-1]:
+                name = m.group(2)
+                if array and m.group(1) == "[[" and name == array:
+                    seen += 1
+                inside = bool(section) and (name == section or name.startswith(section + "."))
+                in_section = inside and (occurrence is None or seen == occurrence)
+                if in_section and name != section and name.split(".")[-1] == key:
                     return number
                 continue
             if in_section and key_re.search(line):
                 return number
         return None
 
+    def _array_of(self, section: str) -> str:
+        """The array of tables ``section`` lives in (``watch`` for ``watch.thresholds``), or ""."""
+        parts = section.split(".") if section else []
+        for end in range(len(parts), 0, -1):
+            parent = ".".join(parts[: end - 1])
+            if SCHEMA.get(parent, {}).get(parts[end - 1], ("",))[0] == "list[table]":
+                return ".".join(parts[:end])
+        return ""
+
     def fail(self, section: str, key: str, message: str) -> ConfigError:
-        line = self.line_of(key.split(".")[-1], section.split(".")[0] if section else "")
+        last = key.split(".")[-1]
+        array = self._array_of(section)
+        occurrence = self._index.get(array) if array else None
+        line = self.line_of(last, section, array, occurrence)
+        if line is None and "." in section:
+            # Inline or dotted form inside the parent table: thresholds = { visibility_warn = ... }
+            parent, child = section.rsplit(".", 1)
+            line = self.line_of(last, parent, array, occurrence) or self.line_of(child, parent, array, occurrence)
         where = f"{self.filename}:{line}" if line else self.filename
         dotted = f"{section}.{key}" if section else key
         return ConfigError(f"{where}: {dotted}: {message}")
@@ -342,10 +370,14 @@ class _Checker:
         self.check_keys(raw, "")
         watches = tuple(self.watch(item, i) for i, item in enumerate(raw.get("watch", [])))
         names = [w.name for w in watches]
-        for name in names:
-            if names.count(name) > 1:
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                self._index["watch"] = index
                 raise self.fail("watch", "name", f"watch name {name!r} is used twice; names must be unique")
-        zones = tuple(self.zone(item) for item in raw.get("zone", []))
+        zones = []
+        for index, item in enumerate(raw.get("zone", [])):
+            self._index["zone"] = index
+            zones.append(self.zone(item))
         feeds = self.feeds(raw.get("feeds", {}))
         dns = raw.get("dns", {})
         self.check_keys(dns, "dns")
@@ -354,6 +386,8 @@ class _Checker:
                 raise self.fail("dns", key, f"must be more than 0, got {dns[key]}")
         journal = raw.get("journal", {})
         self.check_keys(journal, "journal")
+        if journal.get("checkpoint_interval", 1.0) <= 0:
+            raise self.fail("journal", "checkpoint_interval", f"must be more than 0 seconds, got {journal['checkpoint_interval']}")
         rpki = raw.get("rpki", {})
         self.check_keys(rpki, "rpki")
         theme = raw.get("theme", "dark")
@@ -365,7 +399,7 @@ class _Checker:
                 raise self.fail("keys", action, f"expected a key name like \"ctrl+r\", got {key!r}")
         return Config(
             watches=watches or (NORTH_KOREA,),
-            zones=zones,
+            zones=tuple(zones),
             theme=theme,
             feeds=feeds,
             dns=DnsConfig(**{k: type(getattr(DnsConfig, k))(v) for k, v in dns.items()}),
@@ -378,6 +412,7 @@ class _Checker:
         )
 
     def watch(self, item: dict[str, Any], index: int) -> Watch:
+        self._index["watch"] = index
         self.check_keys(item, "watch")
         if "name" not in item:
             raise self.fail("watch", "name", f"watch #{index + 1} has no name; add name = \"...\"")
@@ -465,7 +500,8 @@ class _Checker:
     def alerts(self, raw: dict[str, Any]) -> AlertsConfig:
         self.check_keys(raw, "alerts")
         hooks = []
-        for hook in raw.get("webhooks", []):
+        for index, hook in enumerate(raw.get("webhooks", [])):
+            self._index["alerts.webhooks"] = index
             self.check_keys(hook, "alerts.webhooks")
             if "url" not in hook:
                 raise self.fail("alerts.webhooks", "url", "each [[alerts.webhooks]] needs url = \"https://...\"")
