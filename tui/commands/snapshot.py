@@ -44,7 +44,12 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="MRT file, RIS Live capture or journal")
+    parser.add_argument("sources", nargs="*", metavar="SOURCE", help="MRT file, RIS Live capture or journal (or use --live)")
+    parser.add_argument(
+        "--live", type=float, metavar="SECONDS",
+        help="no SOURCE: take the initial state from RIPEstat, listen to RIS Live for SECONDS, then print",
+    )
+    parser.add_argument("--ris-live-url", metavar="URL", help="with --live: RIS Live websocket URL (default feeds.ris_live.url)")
     add_watch_argument(parser)
     add_config_argument(parser)
     parser.add_argument("--at", metavar="TIME", help="ISO 8601 (2015-10-23T02:01:30Z) or unix seconds; default: end of data")
@@ -215,7 +220,14 @@ def run(args: argparse.Namespace) -> int:
     """Run ``watchfloor snapshot``."""
     watchlist, _config = load_watchlist(args)
     at = time_argument(args.at, "--at")
-    engine = build_state(args.sources, watchlist, at)
+    if getattr(args, "live", None) is not None:
+        from tui.feeds.live import live_state_for_command
+
+        engine = live_state_for_command(args, watchlist, _config)
+    elif not args.sources:
+        raise CommandError("give a SOURCE (MRT file, RIS Live capture or journal), or --live SECONDS", EXIT_USAGE)
+    else:
+        engine = build_state(args.sources, watchlist, at)
     when = at if at is not None else engine.last_event_ts
     data = snapshot_data(engine, when)
     if args.json:

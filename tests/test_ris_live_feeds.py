@@ -1,0 +1,230 @@
+"""LiveFeeds: RIPEstat's initial state and RIS Live together, against both loopback servers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+from tests.conftest import shared_file
+from tests.servers.http_server import LoopbackHTTP, Request
+from tests.servers.ripestat_server import FakeRipestat
+from tests.servers.ris_live_server import Drop, FakeRisLive, Hold, Send, WaitSubscriptions
+from tests.test_ris_live_client import _until
+from tui.config import parse_config
+from tui.core.clock import FixedClock
+from tui.core.engine import Engine
+from tui.core.events import FeedStatus, FullFeedPeers, RouteAnnounced, RouteWithdrawn
+from tui.core.prefixes import Prefix
+from tui.core.routes import PeerStatus
+from tui.feeds.live import LiveFeeds, run_live_for_async
+from tui.feeds.ris_live import build_subscriptions
+
+NOW = 1_500_760_000.0
+WATCHED = Prefix.parse("140.78.0.0/16")
+
+# rrc00's peer 111.91.233.1 (AS45896) withdraws the watched prefix, live, after RIPEstat's snapshot.
+WITHDRAW = {"type": "ris_message", "data": {"timestamp": NOW + 5, "peer": "111.91.233.1", "peer_asn": "45896",
+            "id": "test", "host": "rrc00.ripe.net", "type": "UPDATE", "withdrawals": ["140.78.0.0/16"]}}
+
+
+def _config(ris_url: str, stat_url: str, cache: Path):
+    return parse_config(f"""
+[[watch]]
+name = "JKU"
+prefixes = ["140.78.0.0/16"]
+asns = [3333]
+
+[feeds.ris_live]
+url = "{ris_url}"
+client = "watchfloor-test"
+beacons = []
+
+[feeds.ripestat]
+url = "{stat_url}/data/"
+sourceapp = "watchfloor-test"
+cache_dir = "{cache}"
+""")
+
+
+class GatedRipestat(FakeRipestat):
+    """Holds the first RIPEstat call until the test opens the gate (a slow RIPEstat)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.gate = threading.Event()
+
+    def __call__(self, request: Request) -> object:
+        self.gate.wait(30)
+        return super().__call__(request)
+
+
+async def test_initial_state_first_then_held_live_updates(tmp_path):
+    fake_stat = GatedRipestat(shared_file("ripestat/2017-07-joshglazebrook"))
+    with LoopbackHTTP(fake_stat) as stat:
+        async with FakeRisLive([[WaitSubscriptions(3), Send(WITHDRAW), Hold()]]) as ris:
+            config = _config(ris.url, stat.url, tmp_path)
+            watchlist = config.watchlist()
+            assert len(build_subscriptions(watchlist)) == 3
+            queue: asyncio.Queue = asyncio.Queue()
+            clock = FixedClock(NOW)
+            feeds = LiveFeeds(config, watchlist, queue, clock=clock)
+            await feeds.start()
+            # RIS Live delivers the withdrawal while RIPEstat is still answering: it is held back
+            await _until(lambda: feeds._held and any(isinstance(e, RouteWithdrawn) for b in feeds._held for e in b),
+                         "the live withdrawal, held")
+            assert queue.empty()
+            fake_stat.gate.set()
+            await _until(feeds.bootstrapped.is_set, "the initial state")
+            # the expansion of AS3333 was subscribed to as well
+            await _until(lambda: len(ris.connections[0].subscriptions) == 3 + 7, "subscriptions for AS3333's prefixes")
+            await feeds.stop()
+        batches = []
+        while not queue.empty():
+            batches.append(queue.get_nowait())
+
+    events = [e for b in batches for e in b]
+    first_live = next(i for i, e in enumerate(events) if getattr(e, "feed", getattr(e, "source", "")) == "ris-live"
+                      and isinstance(e, FeedStatus))
+    last_stat = max(i for i, e in enumerate(events) if isinstance(e, RouteAnnounced | FullFeedPeers))
+    assert last_stat < first_live, "RIPEstat's snapshot must be applied before anything RIS Live said"
+    seeded = [e for e in events if isinstance(e, RouteAnnounced)]
+    assert len(seeded) == 166 and all(e.source == "ris-live" for e in seeded)
+    assert all(r.query["sourceapp"] == ["watchfloor-test"] for r in stat.requests)
+    assert "client=watchfloor-test" in ris.connections[0].path
+
+    engine = Engine(watchlist, clock)
+    for batch in batches:
+        engine.ingest(batch)
+    holders = {p.key.peer_ip for p, _ in engine.state.routes_to(WATCHED)}
+    assert "111.91.233.1" not in holders and len(holders) == 165  # the live withdrawal won
+    assert engine.feeds["ris-live"].state == "ended"
+    assert feeds.baselines["AS3333"].v4_total == 158
+
+
+async def test_drop_makes_ripestat_seeded_sessions_unknown(tmp_path):
+    fake_stat = FakeRipestat(shared_file("ripestat/2017-07-joshglazebrook"))
+    with LoopbackHTTP(fake_stat) as stat:
+        async with FakeRisLive([[WaitSubscriptions(3), Drop()], [Hold()]]) as ris:
+            config = _config(ris.url, stat.url, tmp_path)
+            watchlist = config.watchlist()
+            clock = FixedClock(NOW)
+            engine = Engine(watchlist, clock)
+            gate = asyncio.Event()
+
+            async def sleep(seconds: float) -> None:
+                await gate.wait()
+
+            queue: asyncio.Queue = asyncio.Queue()
+            feeds = LiveFeeds(config, watchlist, queue, clock=clock, sleep=sleep)
+            await feeds.start()
+
+            def drained() -> bool:
+                while not queue.empty():
+                    engine.ingest(queue.get_nowait())
+                return engine.feeds.get("ris-live") is not None and engine.feeds["ris-live"].state == "down"
+
+            await _until(lambda: drained() and feeds.bootstrapped.is_set(), "the drop, after the initial state")
+            seeded = [p for p in engine.state.peers() if p.key.peer_ip == "111.91.233.1"]
+            assert seeded and seeded[0].status == PeerStatus.UNKNOWN
+            assert engine.state.routes_to(WATCHED), "unknown, never withdrawn"
+            assert engine.visibility(WATCHED).ratio is None
+            gate.set()
+            await _until(lambda: not drained() and engine.feeds["ris-live"].state == "up", "the reconnection")
+            assert seeded[0].status == PeerStatus.UP
+            await feeds.stop()
+
+
+async def test_run_live_for_returns_the_engine(tmp_path):
+    fake_stat = FakeRipestat(shared_file("ripestat/2017-07-joshglazebrook"))
+    with LoopbackHTTP(fake_stat) as stat:
+        async with FakeRisLive([[WaitSubscriptions(3), Send(WITHDRAW), Hold()]]) as ris:
+            config = _config(ris.url, stat.url, tmp_path)
+            watchlist = config.watchlist()
+            engine = await run_live_for_async(0.5, watchlist, config, clock=FixedClock(NOW))
+    assert len(engine.state.routes_to(WATCHED)) in (165, 166)  # the withdrawal may come after 0.5 s
+    assert engine.feeds["ripestat"].state == "up"
+    assert engine.feeds["ris-live"].state == "ended"
+    assert Prefix.parse("193.0.0.0/21") in watchlist.prefixes()
+
+
+async def test_ripestat_disabled_passes_live_batches_straight_through(tmp_path):
+    async with FakeRisLive([[WaitSubscriptions(3), Send(WITHDRAW), Hold()]]) as ris:
+        config = parse_config(f"""
+[[watch]]
+name = "JKU"
+prefixes = ["140.78.0.0/16"]
+asns = [3333]
+[feeds.ris_live]
+url = "{ris.url}"
+beacons = []
+[feeds.ripestat]
+enabled = false
+""")
+        queue: asyncio.Queue = asyncio.Queue()
+        feeds = LiveFeeds(config, config.watchlist(), queue, clock=FixedClock(NOW))
+        assert feeds.bootstrapped.is_set()
+        await feeds.start()
+        seen: list = []
+
+        def got_withdrawal() -> bool:
+            while not queue.empty():
+                seen.extend(queue.get_nowait())
+            return any(isinstance(e, RouteWithdrawn) for e in seen)
+
+        await _until(got_withdrawal, "the withdrawal")
+        await feeds.stop()
+    assert not any(getattr(e, "feed", "") == "ripestat" for e in seen)
+
+
+def test_no_feeds_enabled_starts_nothing():
+    config = parse_config("[feeds.ris_live]\nenabled = false\n[feeds.ripestat]\nenabled = false\n")
+    feeds = LiveFeeds(config, config.watchlist(), asyncio.Queue())
+    assert feeds.client is None and feeds.bootstrapped.is_set()
+
+
+async def test_snapshot_live_prints_the_same_json_as_for_files(tmp_path, capsys):
+    import json
+
+    from tui.cli import main
+
+    fake_stat = FakeRipestat(shared_file("ripestat/2017-07-joshglazebrook"))
+    with LoopbackHTTP(fake_stat) as stat:
+        async with FakeRisLive([[WaitSubscriptions(3), Send(WITHDRAW), Hold()]]) as ris:
+            config = tmp_path / "config.toml"
+            # the configured RIS Live URL is unusable: --ris-live-url must win
+            config.write_text(f"""
+[[watch]]
+name = "JKU"
+prefixes = ["140.78.0.0/16"]
+asns = [3333]
+[feeds.ris_live]
+url = "ws://127.0.0.1:9/none/"
+beacons = []
+[feeds.ripestat]
+url = "{stat.url}/data/"
+cache_dir = "{tmp_path / 'cache'}"
+""")
+            # the command runs its own event loop: a thread, while this loop serves RIS Live
+            code = await asyncio.to_thread(
+                main, ["snapshot", "--live", "1", "--json", "--ris-live-url", ris.url, "--config", str(config)]
+            )
+            assert ris.connections and ris.connections[0].path.startswith("/v1/ws/?client=watchfloor")
+    out = capsys.readouterr().out
+    data = json.loads(out)
+    assert code in (0, 1)
+    row = next(p for p in data["prefixes"] if p["prefix"] == "140.78.0.0/16")
+    assert row["watch"] == "JKU" and row["origins"] == [1205] and len(row["routes"]) >= 165
+    assert "ris-peers" in data["peers"]["full_feed_basis"]
+    assert any(p["prefix"] == "193.0.0.0/21" for p in data["prefixes"])  # AS3333 expanded
+
+
+def test_snapshot_live_option_errors(capsys):
+    from tui.cli import main
+
+    assert main(["snapshot", "--live", "0"]) == 3
+    assert "above 0" in capsys.readouterr().err
+    assert main(["snapshot", "--live", "5", "--ris-live-url", "http://x/"]) == 3
+    assert "ws://" in capsys.readouterr().err
+    assert main(["snapshot"]) == 3
+    assert "--live SECONDS" in capsys.readouterr().err

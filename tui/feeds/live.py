@@ -1,0 +1,224 @@
+"""The live feeds for a watchlist: RIS Live plus the RIPEstat initial state, into one queue.
+
+:class:`LiveFeeds` is what the console and the collector start. ``start()`` returns at once
+after launching two tasks:
+
+- the RIPEstat bootstrap (full-feed peers, ASN/country expansion, current routes, baseline);
+- the RIS Live client (subscriptions, keepalive, reconnects with gap events).
+
+Ordering matters: RIPEstat's routes are a snapshot older than anything RIS Live says, so
+applying them *after* a live update would bring back a withdrawn route. RIS Live batches that
+arrive while the bootstrap runs are held back, and released right after the bootstrap's events;
+the RIS Live subscriptions are then refreshed for the prefixes the expansion added.
+
+The routes from RIPEstat carry the RIS Live feed's name as their source: they are the initial
+state of the same sessions, and must go *unknown* together with them when RIS Live drops.
+
+:func:`run_live_for` runs all this for a fixed time and returns the engine (``snapshot --live``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from tui.core.clock import Clock, SystemClock
+from tui.core.engine import Engine
+from tui.core.events import Event, FeedStatus
+from tui.core.watchlist import Watchlist
+from tui.feeds.ris_live import DEFAULT_SOURCE as RIS_LIVE_FEED
+from tui.feeds.ris_live import RisLiveClient
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tui.config import Config
+    from tui.feeds.ripestat import BootstrapResult
+
+__all__ = ["LiveFeeds", "run_live_for", "run_live_for_async", "live_state_for_command", "BOOTSTRAP_WAIT"]
+
+BOOTSTRAP_WAIT = 300.0
+"""Seconds ``run_live_for`` waits at most for the RIPEstat initial state before its timer starts."""
+
+
+class LiveFeeds:
+    """RIS Live and RIPEstat for ``watchlist``, pushing event batches into ``queue``."""
+
+    def __init__(
+        self,
+        config: Config,
+        watchlist: Watchlist,
+        queue: asyncio.Queue[list[Event]],
+        *,
+        clock: Clock | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        ris_live_url: str | None = None,
+        ripestat_url: str | None = None,
+        ripestat_cache_dir: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+        ris_live_options: dict[str, Any] | None = None,
+    ) -> None:
+        feeds = config.feeds
+        self.config = config
+        self.watchlist = watchlist
+        self.queue = queue
+        self.clock = clock or SystemClock()
+        self.transport = transport
+        self.ris_live_url = ris_live_url or feeds.ris_live_url
+        self.ripestat_url = ripestat_url or feeds.ripestat_url
+        self.ripestat_cache_dir = ripestat_cache_dir or feeds.ripestat_cache_dir or None
+        self.sleep = sleep
+        self.rand = rand
+        self.ris_live_enabled = feeds.ris_live_enabled
+        self.ripestat_enabled = feeds.ripestat_enabled
+        self.client: RisLiveClient | None = None
+        if self.ris_live_enabled:
+            self.client = RisLiveClient(
+                self.ris_live_url, watchlist, self._live_sink, client_id=feeds.ris_live_client,
+                beacons=feeds.ris_live_beacons, feed=RIS_LIVE_FEED, clock=self.clock, sleep=sleep, rand=rand,
+                **(ris_live_options or {}),
+            )
+        self.bootstrap_result: BootstrapResult | None = None
+        self.bootstrapped = asyncio.Event()
+        """Set once the RIPEstat initial state (or its failure) is in the queue."""
+        self._held: list[list[Event]] | None = [] if self.ripestat_enabled else None
+        self._tasks: list[asyncio.Task[None]] = []
+        if not self.ripestat_enabled:
+            self.bootstrapped.set()
+
+    @property
+    def baselines(self) -> dict[str, Any]:
+        """RIPEstat's routing-status per watched resource (empty until the bootstrap is done)."""
+        return dict(self.bootstrap_result.baselines) if self.bootstrap_result else {}
+
+    async def start(self) -> None:
+        """Launch the feeds and return; batches then arrive in the queue."""
+        if self._tasks:
+            return
+        if self.ripestat_enabled:
+            self._tasks.append(asyncio.create_task(self._bootstrap(), name="ripestat-bootstrap"))
+        if self.client is not None:
+            self._tasks.append(asyncio.create_task(self.client.run(), name="ris-live"))
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop the feeds: RIS Live closes cleanly (an ``ended`` status); the rest is cancelled."""
+        if self.client is not None:
+            self.client.stop()
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._tasks = []
+        await self._release()
+
+    async def _live_sink(self, batch: list[Event]) -> None:
+        if self._held is not None:
+            self._held.append(batch)
+            return
+        await self.queue.put(batch)
+
+    async def _bootstrap(self) -> None:
+        from tui.feeds.ripestat import RipestatClient, bootstrap
+
+        feeds = self.config.feeds
+        route_source = RIS_LIVE_FEED if self.ris_live_enabled else "ripestat"
+        events: list[Event]
+        try:
+            async with RipestatClient(
+                self.ripestat_url, sourceapp=feeds.ripestat_sourceapp, cache_dir=self.ripestat_cache_dir,
+                timeout=feeds.ripestat_timeout, transport=self.transport, clock=self.clock, sleep=self.sleep,
+                rand=self.rand,
+            ) as client:
+                self.bootstrap_result = await bootstrap(client, self.watchlist, route_source=route_source, clock=self.clock)
+            events = self.bootstrap_result.events
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever RIPEstat does, the live feed goes on
+            events = [FeedStatus(self.clock.now(), "ripestat", "error", f"initial state failed: {type(exc).__name__}: {exc}")]
+        await self.queue.put(events)
+        await self._release()
+        if self.client is not None:
+            # The expansion may have added prefixes: subscribe to them too.
+            try:
+                await self.client.refresh_subscriptions()
+            except Exception:  # noqa: BLE001 - a dropped socket: the reconnect subscribes anew
+                pass
+
+    async def _release(self) -> None:
+        held = self._held
+        if held is None:
+            return
+        # No await between the last check and switching to pass-through: nothing can slip in.
+        while held:
+            await self.queue.put(held.pop(0))
+        self._held = None
+        self.bootstrapped.set()
+
+
+async def run_live_for_async(
+    seconds: float,
+    watchlist: Watchlist,
+    config: Config,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    ris_live_url: str | None = None,
+    ripestat_url: str | None = None,
+    bootstrap_wait: float = BOOTSTRAP_WAIT,
+    ris_live_options: dict[str, Any] | None = None,
+) -> Engine:
+    """Run the live feeds: wait for the initial state (at most ``bootstrap_wait``), then ``seconds``."""
+    clock = clock or SystemClock()
+    engine = engine or Engine(watchlist, clock)
+    queue: asyncio.Queue[list[Event]] = asyncio.Queue()
+    feeds = LiveFeeds(config, watchlist, queue, clock=clock, transport=transport, ris_live_url=ris_live_url,
+                      ripestat_url=ripestat_url, ris_live_options=ris_live_options)
+    loop = asyncio.get_running_loop()
+
+    async def consume_until(deadline: float, done: Callable[[], bool] = lambda: False) -> None:
+        while not done():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                batch = await asyncio.wait_for(queue.get(), min(remaining, 0.2))
+            except TimeoutError:
+                continue
+            engine.ingest(batch)
+
+    await feeds.start()
+    try:
+        await consume_until(loop.time() + bootstrap_wait, feeds.bootstrapped.is_set)
+        await consume_until(loop.time() + seconds)
+    finally:
+        await feeds.stop()
+        while not queue.empty():
+            engine.ingest(queue.get_nowait())
+    return engine
+
+
+def run_live_for(seconds: float, watchlist: Watchlist, config: Config, **kwargs: Any) -> Engine:
+    """Blocking form of :func:`run_live_for_async` (for ``watchfloor snapshot --live``)."""
+    return asyncio.run(run_live_for_async(seconds, watchlist, config, **kwargs))
+
+
+def live_state_for_command(args: Any, watchlist: Watchlist, config: Config) -> Engine:
+    """``watchfloor snapshot --live SECONDS``: the engine after that long (CommandError on bad options)."""
+    from tui.cli import EXIT_USAGE, CommandError
+
+    seconds = float(args.live)
+    if not seconds > 0:
+        raise CommandError(f"--live needs a number of seconds above 0, got {args.live}", EXIT_USAGE)
+    if getattr(args, "at", None):
+        raise CommandError("--at goes with SOURCE files; --live shows the state at the end of listening", EXIT_USAGE)
+    if getattr(args, "sources", None):
+        raise CommandError("give either SOURCE files or --live SECONDS, not both", EXIT_USAGE)
+    url = getattr(args, "ris_live_url", None)
+    if url and not url.startswith(("ws://", "wss://")):
+        raise CommandError(f"--ris-live-url {url!r} is not a ws:// or wss:// URL", EXIT_USAGE)
+    return run_live_for(seconds, watchlist, config, ris_live_url=url or None)
