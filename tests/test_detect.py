@@ -378,3 +378,14 @@ def test_declared_full_feed_peers_are_the_denominator():
     batches = [[declared] + all_up(0), [wd(100, p) for p in PEERS[:2]]]
     found = run([VisibilityDetector(wl)], batches, wl, ticks=[1000])
     assert found[0].evidence_dict["full_feed"] == 5 and found[0].evidence_dict["basis"] == "config"
+
+
+def test_detectors_incidents_and_rpki_import_no_ui_or_io_library():
+    import subprocess
+    import sys
+
+    code = ("import sys; import tui.core.detectors, tui.core.incidents, tui.core.rpki; "
+            "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('textual', 'rich', 'httpx', 'websockets', 'dns', 'sqlite3', 'asyncio', 'socket'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ""
