@@ -103,13 +103,15 @@ def _sources(args: argparse.Namespace, config: Any, start: float | None, until: 
 
 
 def _detectors(config: Any, watchlist: Any) -> list[Any]:
-    """The detectors the live console runs, when that package provides a factory."""
-    try:
-        from tui.core import detectors as package
-    except ImportError:
-        return []
-    factory = getattr(package, "default_detectors", None)
-    return list(factory(config, watchlist)) if callable(factory) else []
+    """The detectors the live console runs (replay re-runs them: see docs/journal.md)."""
+    from tui.core.detectors import default_detectors
+
+    vrps = None
+    if config.rpki_vrp_file:
+        from tui.commands.collect import load_vrps
+
+        vrps = load_vrps(config.rpki_vrp_file)
+    return list(default_detectors(watchlist, vrps=vrps))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             runner = getattr(app, "run_replay", None)
             if runner is None:
                 raise CommandError("this console cannot replay yet; use --headless", EXIT_USAGE)
-            return int(runner(session, config=config, start=start, until=until) or 0)
+            return int(runner(session, config, args, start=start, until=until) or 0)
         play_headless(session, sys.stdout, start=start, until=until, jsonl=args.jsonl)
     return EXIT_OK
 

@@ -168,6 +168,10 @@ def snapshot_data(engine: Engine, at: float | None) -> dict[str, Any]:
         "at": None if at is None else format_time(at, precise=True),
         "peers": {"up": len(up), "full_feed": len(full), "unknown": unknown, "full_feed_basis": basis},
         "prefixes": prefixes,
+        "feeds": {
+            name: {"state": h.state, "messages": h.messages, "rejected": h.rejected, "gaps": h.gaps}
+            for name, h in sorted(engine.feeds.items())
+        },
     }
 
 
@@ -210,6 +214,9 @@ def render_table(data: dict[str, Any], watchlist: Watchlist, out: TextIO) -> Non
         if index:
             for line in details[index - 1]:
                 print(line, file=out)
+    for name, feed in data.get("feeds", {}).items():
+        if feed["rejected"] or feed["gaps"]:
+            print(f"feed {plain(name)}: {feed['rejected']} bad records, {feed['gaps']} gaps", file=out)
 
 
 def _origin_text(origin: int | list[int] | None) -> str:
