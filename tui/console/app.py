@@ -76,6 +76,9 @@ class WatchfloorApp(App[int]):
     """Seconds between replay steps when not at full speed (and poll period when paused)."""
     LIVE_BUDGET = 0.05
     """Seconds of queued live batches applied per worker turn."""
+    MIN_CHUNK = 16
+    MAX_CHUNK = 20000
+    """Bounds of the replay's rows-per-step at full speed (see :meth:`_fit_chunk`)."""
 
     def __init__(
         self,
@@ -200,8 +203,13 @@ class WatchfloorApp(App[int]):
             if self.replay_playing:
                 if math.isinf(replay.clock.speed) or replay.clock.speed == MAX_SPEED:
                     deadline = now + self.STEP_BUDGET
-                    while self.replay_playing and replay.step(elapsed) and self._monotonic() < deadline:
+                    while self.replay_playing:
+                        began = self._monotonic()
+                        replay.step(elapsed)
                         elapsed = 0.0
+                        self._fit_chunk(self._monotonic() - began)
+                        if self._monotonic() >= deadline:
+                            break
                     await asyncio.sleep(0)
                 else:
                     replay.step(elapsed)
@@ -213,6 +221,20 @@ class WatchfloorApp(App[int]):
             if was_playing and not playing and replay.clock.now() >= replay.end:
                 self.post_message(ReplayEnded())
             was_playing = playing
+
+    def _fit_chunk(self, took: float) -> None:
+        """Size the replay's full-speed chunk so one step stays within :attr:`STEP_BUDGET`.
+
+        One chunk is applied without yielding, so its duration is the worst delay a key press
+        can see; halving on overrun and growing slowly keeps it near the budget on any machine.
+        """
+        chunk = getattr(self.replay, "chunk", None)
+        if not isinstance(chunk, int):
+            return
+        if took > self.STEP_BUDGET and chunk > self.MIN_CHUNK:
+            self.replay.chunk = max(self.MIN_CHUNK, chunk // 2)  # type: ignore[union-attr]
+        elif took < self.STEP_BUDGET / 4 and chunk < self.MAX_CHUNK:
+            self.replay.chunk = min(self.MAX_CHUNK, chunk + max(1, chunk // 4))  # type: ignore[union-attr]
 
     @work(group="engine", exclusive=True, name="live-feeds")
     async def _consume_feeds(self) -> None:
@@ -362,15 +384,11 @@ def _keymap(config: Any) -> dict[str, str]:
         raise CommandError(f"config error: {exc}", EXIT_USAGE) from None
 
 
-def _app_options(config: Any, args: Any) -> dict[str, Any]:
+def _app_options(config: Any, theme: str | None) -> dict[str, Any]:
     from tui.cli import EXIT_USAGE, CommandError
     from tui.console.themes import ThemeError
 
-    options = {
-        "theme": getattr(args, "theme", None),
-        "configured_theme": getattr(config, "theme", None),
-        "keymap": _keymap(config),
-    }
+    options = {"theme": theme, "configured_theme": getattr(config, "theme", None), "keymap": _keymap(config)}
     try:
         pick_theme(options["theme"], options["configured_theme"], load_themes(THEMES_DIR))
     except ThemeError as exc:
@@ -378,9 +396,26 @@ def _app_options(config: Any, args: Any) -> dict[str, Any]:
     return options
 
 
-def run_replay(session: ReplayControl, config: Any, args: Any = None) -> int:
-    """Open the console over a replay session (``watchfloor replay SOURCE...``)."""
-    app = WatchfloorApp(session.engine, replay=session, **_app_options(config, args))
+def run_replay(
+    session: ReplayControl,
+    config: Any,
+    args: Any = None,
+    *,
+    start: float | None = None,
+    until: float | None = None,
+    theme: str | None = None,
+) -> int:
+    """Open the console over a replay session (``watchfloor replay SOURCE...``).
+
+    ``start``/``until`` narrow the window (``--from``/``--until``): the replay opens at
+    ``start`` and stops at ``until``.
+    """
+    options = _app_options(config, theme or getattr(args, "theme", None))
+    if until is not None and session.start <= until < session.end:
+        session.clock.end = until
+    if start is not None and session.start < start <= session.end:
+        session.seek(start)
+    app = WatchfloorApp(session.engine, replay=session, **options)
     app.run()
     return app.return_code or 0
 
@@ -418,20 +453,15 @@ def build_live(config: Any, args: Any) -> tuple[Any, Any, asyncio.Queue[Any], st
 
 
 def _default_detectors(watchlist: Any, config: Any) -> list[Any]:
-    """The detectors helper's default set, when it is installed."""
-    try:
-        from tui.core.detectors import default_detectors  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    try:
-        return list(default_detectors(watchlist, config))
-    except TypeError:
-        return list(default_detectors(watchlist))
+    """Every detector of ``tui.core.detectors`` (the live console runs them all)."""
+    from tui.core.detectors import default_detectors
+
+    return list(default_detectors(watchlist))
 
 
 def run_live(config: Any, args: Any) -> int:
     """Open the live console (bare ``watchfloor``)."""
-    options = _app_options(config, args)
+    options = _app_options(config, getattr(args, "theme", None))
     engine, feeds, queue, note, journal = build_live(config, args)
     app = WatchfloorApp(engine, feeds=feeds, feed_queue=queue, feeds_note=note, **options)
     try:

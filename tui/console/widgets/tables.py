@@ -87,6 +87,8 @@ class StateTable(DataTable):
         """Replace the rows; unchanged rows cost nothing, the cursor stays on its row's key."""
         rows = list(rows)
         if rows == self._shown:
+            if follow_top and self.cursor_row != 0:
+                self.move_cursor(row=0, animate=False)
             return
         keep = self.cursor_key
         if [k for k, _ in rows] == [k for k, _ in self._shown]:
@@ -95,6 +97,8 @@ class StateTable(DataTable):
                 for column, new_cell, old_cell in zip(columns, cells, old, strict=True):
                     if new_cell != old_cell:
                         self.update_cell(key, column, new_cell)
+            if follow_top and self.cursor_row != 0:
+                self.move_cursor(row=0, animate=False)
         else:
             self.clear()
             for key, cells in rows:

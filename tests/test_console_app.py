@@ -1,0 +1,386 @@
+"""The console driven with Textual's Pilot over real replays (shared MRT files)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+from textual import events
+from textual.widgets import DataTable, Input
+
+from test_console_support import hostile_events, replay_of, screen_text  # noqa: F401 - replay_of is a fixture
+from tui.console.actions import ALL_IDS, SECTIONS, KeymapError, check_keymap
+from tui.console.app import WatchfloorApp
+from tui.console.screens.drill import DrillScreen
+from tui.console.screens.help import HelpScreen
+from tui.console.screens.jump import JumpScreen
+from tui.console.screens.main import MainScreen
+from tui.console.themes import ThemeError, load_themes, pick_theme
+from tui.console.widgets.tables import EventTable, HistoryTable, RelatedTable, RoutesTable, VisibilityTable
+from tui.core.clock import MAX_SPEED, FixedClock
+from tui.core.engine import Engine
+from tui.core.events import FeedStatus, RouteAnnounced
+from tui.core.prefixes import Prefix
+from tui.core.watchlist import NORTH_KOREA, Watch, Watchlist
+
+ET_HEADER = "mrt/bgpdump/updates.et-header.2015.gz"
+T_EVENT_77 = 1445565706.959639  # 77.94.35.0/24 announced (row 8 of the et-header replay)
+
+
+@pytest.fixture
+def nk_session(replay_of):
+    """The et-header capture replayed for the built-in North Korea watch, positioned at its end."""
+    session = replay_of(ET_HEADER)
+    session.seek(session.end)
+    return session
+
+
+async def _settle(pilot, app) -> None:
+    await pilot.pause()
+    app.redraw_now()
+    await pilot.pause()
+
+
+async def test_main_screen_lists_watched_prefixes_worst_first(nk_session):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        table = app.screen.query_one(VisibilityTable)
+        assert [str(table.by_key[k].prefix) for k in table.by_key] == ["175.45.176.0/22", "77.94.35.0/24", "210.52.109.0/24"]
+        text = screen_text(app)
+        assert "REPLAY" in text and "2015-10-23T02:01:55Z" in text
+        assert "✖ crit  175.45.176.0/22" in text  # state as symbol and word, not only colour
+        assert "mrt ended" in text  # the feed and its state
+
+
+async def test_number_keys_switch_and_z_maximises_panes_at_80x24(nk_session):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        screen = app.screen
+        assert screen.has_class("-compact")
+        assert screen.query_one("#pane-events").display and not screen.query_one("#pane-dns").display
+        await pilot.press("3")
+        assert screen.query_one("#pane-dns").display and not screen.query_one("#pane-events").display
+        assert "no DNS checks yet" in screen_text(app)
+        await pilot.press("4")
+        assert app.focused is screen.query_one("#plot")
+        await pilot.press("2")
+        assert app.focused is screen.query_one(EventTable)
+        await pilot.press("z")
+        assert screen.maximized is screen.query_one("#pane-events")
+        await pilot.press("z")
+        assert screen.maximized is None
+        await pilot.press("1")
+        assert app.focused is screen.query_one(VisibilityTable)
+
+
+async def test_large_terminal_shows_all_four_panes(nk_session):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await _settle(pilot, app)
+        screen = app.screen
+        assert not screen.has_class("-compact")
+        assert all(screen.query_one(f"#pane-{n}").display for n in ("visibility", "events", "dns", "plot"))
+
+
+async def test_enter_opens_drilldown_with_routes_and_neighbours_escape_returns(nk_session):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        table = app.screen.query_one(VisibilityTable)
+        table.move_cursor(row=0)
+        await pilot.press("enter")
+        await pilot.pause()
+        drill = app.screen
+        assert isinstance(drill, DrillScreen) and drill.prefix == Prefix.parse("175.45.176.0/22")
+        assert drill.query_one(RoutesTable).row_count == 0  # the /22 itself is not announced ...
+        related = drill.query_one(RelatedTable)
+        await pilot.press("m")
+        assert related.row_count == 5  # ... but its four /24s are, and 0/0 covers it
+        assert "175.45.179.0/24" in screen_text(app)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+        table.move_cursor(row=table.get_row_index(f"North Korea\x00{Prefix.parse('210.52.109.0/24')}"))
+        await pilot.press("enter")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "2914 7018 9929 9929" in text and "AS3856" in text  # path, peer
+        assert "origins AS9929" in text and "upstreams AS7018" in text
+
+
+async def test_enter_on_an_event_opens_its_prefix_at_that_time(nk_session):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot, app)
+        await pilot.press("2")
+        events = app.screen.query_one(EventTable)
+        row = next(i for i, e in enumerate(events.entries.values()) if e.kind == "announce" and str(e.prefix) == "77.94.35.0/24")
+        events.move_cursor(row=row)
+        await pilot.press("enter")
+        await pilot.pause()
+        drill = app.screen
+        assert isinstance(drill, DrillScreen) and str(drill.prefix) == "77.94.35.0/24"
+        assert nk_session.clock.now() == pytest.approx(T_EVENT_77)  # the replay moved there
+        history = drill.query_one(HistoryTable)
+        assert app.focused is history and history.selected is not None
+        assert history.selected.ts == pytest.approx(T_EVENT_77)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_replay_keys_play_speed_and_step(nk_session):
+    nk_session.seek(nk_session.start)
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    clock = nk_session.clock
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        assert not clock.playing
+        await pilot.press("plus", "plus")
+        assert clock.speed == 5.0
+        await pilot.press("minus")
+        assert clock.speed == 2.0
+        await pilot.press("greater_than_sign")
+        assert clock.speed == 5.0
+        await pilot.press("space")
+        assert clock.playing
+        await pilot.press("space")
+        assert not clock.playing
+        nk_session.seek(nk_session.start)
+        before = nk_session.cursor
+        await pilot.press("right_square_bracket")
+        assert nk_session.cursor == before + 1
+        await pilot.press("right_square_bracket", "right_square_bracket", "left_square_bracket")
+        assert nk_session.cursor == before + 2
+        assert "2x" not in screen_text(app).split("\n")[1] and "5x" in screen_text(app).split("\n")[1]
+
+
+async def test_g_jumps_by_relative_and_iso_time_and_refuses_nonsense(nk_session):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    clock = nk_session.clock
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        end = clock.now()
+        await pilot.press("g")
+        assert isinstance(app.screen, JumpScreen)
+        await pilot.press(*"-10s", "enter")
+        assert isinstance(app.screen, MainScreen)
+        assert clock.now() == pytest.approx(end - 10)
+        await pilot.press("g")
+        await pilot.press(*"soon", "enter")
+        assert isinstance(app.screen, JumpScreen) and "ISO 8601" in screen_text(app)
+        app.screen.query_one(Input).value = "2015-10-23T02:01:47Z"
+        await pilot.press("enter")
+        assert clock.now() == pytest.approx(1445565707.0)
+        rows = app.screen.query_one(VisibilityTable).by_key.values()
+        # Seeking redraws at once: at 02:01:47 only 77.94.35.0/24 had been announced.
+        assert {str(r.prefix) for r in rows if r.visible} == {"77.94.35.0/24"}
+        await pilot.press("g", "escape")
+        assert isinstance(app.screen, MainScreen) and clock.now() == pytest.approx(1445565707.0)
+
+
+async def test_n_and_shift_n_go_to_events_of_note(nk_session):
+    nk_session.seek(nk_session.start)
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    clock = nk_session.clock
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        await pilot.press("n")
+        first = clock.now()
+        assert first > nk_session.start
+        await pilot.press("n")
+        assert clock.now() > first
+        await pilot.press("N")
+        assert clock.now() == pytest.approx(first)
+
+
+async def test_help_lists_every_binding_and_keymap_remaps(nk_session):
+    nk_session.seek(nk_session.start)
+    app = WatchfloorApp(nk_session.engine, replay=nk_session, keymap={"replay.toggle": "p"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot, app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one(DataTable)
+        ids = {str(table.get_row_at(i)[2].plain) for i in range(table.row_count)}
+        assert ALL_IDS <= ids
+        toggle = next(table.get_row_at(i) for i in range(table.row_count) if table.get_row_at(i)[2].plain == "replay.toggle")
+        assert toggle[0].plain.strip() == "p"
+        await pilot.press("escape")
+        assert not nk_session.clock.playing
+        await pilot.press("p")
+        assert nk_session.clock.playing
+
+
+def test_every_binding_has_an_id_and_a_description():
+    for section in SECTIONS:
+        for binding in section.bindings:
+            assert binding.id and binding.description, binding
+
+
+def test_unknown_keymap_id_is_refused_with_a_suggestion():
+    with pytest.raises(KeymapError, match="did you mean 'replay.toggle'"):
+        check_keymap({"replay.togle": "p"})
+
+
+def test_themes_are_data_and_no_color_means_mono16():
+    themes = load_themes()
+    assert {"dark", "light", "high-contrast", "mono16"} <= set(themes)
+    assert themes["mono16"].ansi  # the terminal's own 16 colours only
+    assert pick_theme(None, None, themes, environ={}) == "dark"
+    assert pick_theme(None, "light", themes, environ={}) == "light"
+    assert pick_theme(None, "light", themes, environ={"NO_COLOR": "1"}) == "mono16"
+    assert pick_theme("high-contrast", None, themes, environ={"NO_COLOR": "1"}) == "high-contrast"
+    with pytest.raises(ThemeError, match="choose one of"):
+        pick_theme("neon", None, themes, environ={})
+
+
+@pytest.mark.parametrize("theme", ["dark", "light", "high-contrast", "mono16"])
+async def test_each_theme_renders(nk_session, theme):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session, theme=theme)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        assert app.theme == theme
+        assert "175.45.176.0/22" in screen_text(app)
+
+
+async def test_command_palette_offers_the_main_actions(nk_session):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in ("Help: list every key", "Replay: play / pause", "Replay: jump to time", "Show dns pane", "Events: filter by text"):
+            assert wanted in titles
+
+
+async def test_event_filters_by_text_severity_and_follow(nk_session):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        events = app.screen.query_one(EventTable)
+        total = events.row_count
+        await pilot.press("slash", *"179.0", "enter")
+        assert events.row_count == 1 and "179.0" in events.selected.text
+        await pilot.press("x", "s")
+        warnings = [e for e in nk_session.engine.log if e.severity == "warning"]
+        assert warnings and events.row_count == len(warnings)
+        assert {e.severity for e in events.entries.values()} == {"warning"}
+        await pilot.press("x")
+        assert events.row_count == total
+        await pilot.press("2", "down")  # reading older events: the log stops following
+        assert not app.screen.follow and "scroll-lock" in screen_text(app)
+        await pilot.press("f")
+        assert app.screen.follow and events.cursor_row == 0
+
+
+async def test_no_redraw_when_nothing_changed(nk_session):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        drawn = app.redraws
+        for _ in range(5):
+            app.redraw_if_changed()
+            await pilot.pause()
+        assert app.redraws == drawn
+        nk_session.step_events(-1)
+        app.redraw_if_changed()
+        assert app.redraws == drawn + 1
+
+
+@pytest.mark.slow
+async def test_key_press_is_answered_during_a_full_speed_replay(replay_of):
+    # A watch on 64.0.0.0/4 makes the et-header capture a 54k-event replay (its full table).
+    wide = Watchlist([NORTH_KOREA, Watch("64/4", prefixes=(Prefix.parse("64.0.0.0/4"),))])
+    session = replay_of(ET_HEADER, wide)
+    session.clock.speed = MAX_SPEED
+    app = WatchfloorApp(session.engine, replay=session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.action_toggle_play()  # full speed
+        while session.cursor == 0:
+            await asyncio.sleep(0.01)
+        # The way a terminal's input thread delivers a key (Pilot.press would wait for idle,
+        # which a full-speed replay never is).
+        app._driver.send_message(events.Key("space", " "))
+        for _ in range(1000):
+            if not session.clock.playing:
+                break
+            await asyncio.sleep(0.01)
+        paused_at = session.cursor
+        assert not session.clock.playing
+        assert 0 < paused_at < session.last_seq  # it took effect mid-replay
+        await pilot.press("2")  # and keys keep working
+        assert app.focused is app.screen.query_one(EventTable)
+        assert session.cursor == paused_at
+        assert app.replay.chunk <= session.last_seq  # the chunk adapted to the budget
+        assert math.isinf(session.clock.speed)
+
+
+async def test_untrusted_text_is_shown_inert(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    engine = Engine(Watchlist([NORTH_KOREA]), FixedClock(1419264000.0))
+    app = WatchfloorApp(engine, wall_clock=lambda: 1419264000.0)
+    async with app.run_test(size=(200, 50)) as pilot:
+        engine.ingest(hostile_events(1419264000.0))
+        await _settle(pilot, app)
+        await pilot.press("z")  # the event pane, maximised, shows whole lines
+        app.screen.query_one(EventTable).focus()
+        await pilot.press("z")
+        text = screen_text(app)
+        assert "[red]x[/red]" in text and "[link=http://e.vil]y[/link]" in text
+        assert "␛[2J" in text and "␛]0;pwn␇" in text
+        assert "\x1b" not in text and "\x07" not in text
+        segments = [seg for strip in app.screen._compositor.render_strips() for seg in strip]
+        assert not any(seg.style and seg.style.link for seg in segments)  # no link was made
+        await pilot.press("z", "3")
+        text = screen_text(app)
+        assert "[blink]ns1[/blink]" in text and "␛[2J" in text  # DNS server and diagnosis too
+
+
+async def test_live_mode_without_feeds_says_why_and_has_no_replay_keys():
+    engine = Engine(Watchlist([NORTH_KOREA]), FixedClock(1419264000.0))
+    app = WatchfloorApp(engine, feeds_note="live feeds unavailable (test)", wall_clock=lambda: 1419264000.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        text = screen_text(app)
+        assert "LIVE" in text and "feeds down" in text and "unavailable (test)" in text
+        assert app.check_action("toggle_play", ()) is False
+        await pilot.press("space", "g")
+        assert isinstance(app.screen, MainScreen)
+
+
+class _QueueFeeds:
+    """Stands in for tui.feeds.live.LiveFeeds: puts real-shaped batches on the app's queue."""
+
+    def __init__(self, queue: asyncio.Queue, batches: list[list]) -> None:
+        self.queue, self.batches, self.stopped = queue, batches, False
+
+    async def start(self) -> None:
+        for batch in self.batches:
+            await self.queue.put(batch)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+async def test_live_batches_from_the_queue_are_applied_by_the_worker():
+    t = 1419264000.0
+    engine = Engine(Watchlist([NORTH_KOREA]), FixedClock(t))
+    queue: asyncio.Queue = asyncio.Queue()
+    nk = Prefix.parse("175.45.176.0/22")
+    batches = [
+        [FeedStatus(t, "ris_live", "up")],
+        [RouteAnnounced(t + i, "rrc00", f"192.0.2.{i}", 64500 + i, nk, (64500 + i, 4837, 131279), source="ris_live") for i in range(1, 4)],
+    ]
+    feeds = _QueueFeeds(queue, batches)
+    app = WatchfloorApp(engine, feeds=feeds, feed_queue=queue, wall_clock=lambda: t + 10)
+    async with app.run_test(size=(80, 24)) as pilot:
+        while engine.counters["announce"] < 3:
+            await asyncio.sleep(0.01)
+        await _settle(pilot, app)
+        row = next(r for r in app.screen.query_one(VisibilityTable).by_key.values() if r.prefix == nk)
+        assert (row.visible, row.full_feed) == (3, 3)
+        assert "ris_live up 7s" in screen_text(app)  # last message at t+3, clock at t+10
+        assert app.workers and all(w.group == "engine" for w in app.workers)
+    assert feeds.stopped
