@@ -442,7 +442,7 @@ def build_live(config: Any, args: Any) -> tuple[Any, Any, asyncio.Queue[Any], st
         journal.attach(engine)
     queue: asyncio.Queue[Any] = asyncio.Queue()
     try:
-        from tui.feeds.live import LiveFeeds  # type: ignore[import-not-found]
+        from tui.feeds.live import LiveFeeds
     except ImportError as exc:
         return engine, None, queue, f"live feeds unavailable ({exc}); showing an empty watch floor", journal
     try:
@@ -453,10 +453,16 @@ def build_live(config: Any, args: Any) -> tuple[Any, Any, asyncio.Queue[Any], st
 
 
 def _default_detectors(watchlist: Any, config: Any) -> list[Any]:
-    """Every detector of ``tui.core.detectors`` (the live console runs them all)."""
+    """Every detector of ``tui.core.detectors``, RPKI too when ``[rpki] vrp_file`` is set
+    (the same set ``watchfloor replay`` re-runs)."""
     from tui.core.detectors import default_detectors
 
-    return list(default_detectors(watchlist))
+    vrps = None
+    if getattr(config, "rpki_vrp_file", ""):
+        from tui.commands.collect import load_vrps
+
+        vrps = load_vrps(config.rpki_vrp_file)
+    return list(default_detectors(watchlist, vrps=vrps))
 
 
 def run_live(config: Any, args: Any) -> int:
