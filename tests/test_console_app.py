@@ -384,3 +384,50 @@ async def test_live_batches_from_the_queue_are_applied_by_the_worker():
         assert "ris_live up 7s" in screen_text(app)  # last message at t+3, clock at t+10
         assert app.workers and all(w.group == "engine" for w in app.workers)
     assert feeds.stopped
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_live_console_with_unreachable_feeds_shows_them_down_and_keeps_running(tmp_path):
+    """The real LiveFeeds, pointed at loopback ports where nothing listens: a status, not a crash."""
+    import dataclasses
+    import types
+
+    from tui.config import builtin_config
+    from tui.console.app import build_live
+    from tui.feeds.ris_live import DEFAULT_SOURCE as RIS_LIVE_FEED
+
+    config = builtin_config()
+    port = _closed_port()
+    config = dataclasses.replace(
+        config,
+        feeds=dataclasses.replace(
+            config.feeds,
+            ris_live_url=f"ws://127.0.0.1:{port}/v1/ws/",
+            ripestat_enabled=False,  # its bootstrap would hold RIS Live's batches back while it retries
+        ),
+    )
+    engine, feeds, queue, note, journal = build_live(config, types.SimpleNamespace(journal=str(tmp_path / "live.journal")))
+    assert feeds is not None and note == "" and journal is not None
+    app = WatchfloorApp(engine, feeds=feeds, feed_queue=queue)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(500):
+                health = engine.feeds.get(RIS_LIVE_FEED)
+                if health is not None and health.state not in ("up", "unknown"):
+                    break
+                await asyncio.sleep(0.02)
+            await _settle(pilot, app)
+            text = screen_text(app)
+            assert "LIVE" in text and f"{RIS_LIVE_FEED} down" in text and "cannot connect" in text
+            assert engine.feeds[RIS_LIVE_FEED].state == "down"
+            assert isinstance(app.screen, MainScreen)
+    finally:
+        journal.close()
+    assert (tmp_path / "live.journal").exists()  # --journal records the live run

@@ -23,6 +23,9 @@ _FEED_OK = {"up", "ended", "connecting", "unknown"}
 def status_text(mode: str, now: float, feeds: Iterable[Any], findings: list[Any], width: int) -> list[tuple[str, str]]:
     """The status line as (text, state) pieces; states name component classes."""
     pieces: list[tuple[str, str]] = [(f" {mode.upper()} ", "mode"), (f" {format_ts(now)} ", "clock")]
+    feeds = list(feeds)
+    if not feeds and mode == "live":
+        pieces += [("│", "sep"), (" feeds starting: no message yet ", "warning")]
     for health in sorted(feeds, key=lambda h: h.name):
         age = format_age(now - health.last_message) if health.last_message is not None else "never"
         state = "ok" if health.state in _FEED_OK else "warning"
