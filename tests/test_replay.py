@@ -358,3 +358,42 @@ def test_ris_live_capture_replays_with_its_broken_last_line_counted():
         rejected = [line for line in log if line.split()[1] == "rejected"]
         assert len(rejected) == 1 and "ris-live-stream.json:7" in rejected[0]
         assert [line.split()[1] for line in log] == ["peer", "feed", "rejected"]
+
+
+class TickCounter(OutageDetector):
+    """Counts the clock times it was ticked at (part of its state, so checkpoints keep it)."""
+
+    name = "ticks"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ticks: list[float] = []
+
+    def tick(self, view, now):
+        self.ticks.append(now)
+        return []
+
+    def snapshot(self):
+        return {"ticks": list(self.ticks)}
+
+    def restore(self, data):
+        self.ticks = list(data.get("ticks", []))
+
+
+def test_a_long_silence_is_ticked_sparsely_and_the_same_way_after_a_seek(tmp_path):
+    path = tmp_path / "gap.journal"
+    months = 240 * 86400.0
+    batches = [[announce(1000.0, PEERS[0], NK)], [announce(1000.0 + months, PEERS[1], NK)]]
+    recorder = Engine(watchlist(), VirtualClock(0, 0), detectors=[TickCounter()])
+    with JournalWriter(path, watchlist=recorder.watchlist, checkpoint_interval=10.0, background=False) as writer:
+        record_batches(batches, recorder.watchlist, writer, engine=recorder)
+    ticks = recorder.detectors[0].ticks
+    # Every second for ten minutes, then thinning out to one tick per 2048 s: not 20 million.
+    assert 600 < len(ticks) < 20_000
+    assert ticks == sorted(ticks) and ticks[:4] == [1000.0, 1000.0, 1001.0, 1002.0]  # ingest's own, then the timer's
+    with ReplaySession.open(path, watchlist(), detectors=[TickCounter()]) as session:
+        play_to_end(session, speed=MAX_SPEED)
+        assert session.engine.detectors[0].ticks == ticks
+        session.seek(1000.0 + months / 2)
+        middle = list(session.engine.detectors[0].ticks)
+        assert middle == [t for t in ticks if t <= 1000.0 + months / 2]

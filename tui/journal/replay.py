@@ -58,6 +58,7 @@ __all__ = [
     "Stepper",
     "TimeFormatError",
     "format_time",
+    "next_tick",
     "parse_time",
     "rebatch",
     "record_batches",
@@ -147,6 +148,32 @@ def _boundary_below(t: float, interval: float) -> float:
     return boundary - interval if boundary >= t else boundary
 
 
+TICK_BURST = 600.0
+"""Seconds of silence after the last batch during which detectors are ticked every interval."""
+
+TICK_THINNING = 10.0
+"""Past the burst, about one tick per this share of the silence so far (a long gap stays cheap)."""
+
+TICK_MAX_STEP = 3600.0
+"""Longest spacing between ticks in a silence."""
+
+
+def next_tick(after: float, anchor: float, interval: float) -> float:
+    """The first tick time after ``after``, the last batch having been at ``anchor``.
+
+    Every ``interval`` for :data:`TICK_BURST` seconds after a batch, then thinning out
+    (power-of-two multiples of ``interval``, at most :data:`TICK_MAX_STEP`). Tick times are
+    multiples of their spacing, so they depend on the data only, never on frame timing.
+    """
+    step = interval
+    silence = after - anchor
+    if silence >= TICK_BURST:
+        wanted = min(silence / TICK_THINNING, TICK_MAX_STEP)
+        while step * 2 <= wanted:
+            step *= 2
+    return math.floor(after / step) * step + step
+
+
 class Stepper:
     """Applies batches to an engine the one deterministic way recording and replay share."""
 
@@ -156,37 +183,38 @@ class Stepper:
         self.tick_interval = tick_interval
         self.rerun_findings = rerun_findings
         self.ticked_until: float | None = None
-        """The last tick boundary already run (None before the first batch)."""
+        """The last tick already run (None before the first batch)."""
+        self.anchor: float | None = None
+        """Replay time of the last batch applied."""
 
     def apply(self, events: Sequence[Event], t: float) -> None:
         """Run the ticks due before ``t``, then ingest ``events`` at replay time ``t``."""
-        if self.ticked_until is None:
-            self.ticked_until = _boundary_below(t, self.tick_interval)
         self._ticks(t, inclusive=False)
         if self.rerun_findings:
             events = [e for e in events if not isinstance(e, Finding)]
         if events:
             self.clock.position = t
             self.engine.ingest(events)
+        # The ingest ticked the detectors at t: the next tick is the first boundary after it.
+        self.restored_at(t)
 
     def tick_through(self, t: float) -> None:
         """Run the ticks due at or before ``t`` (every batch at or before ``t`` is applied)."""
-        if self.ticked_until is not None:
-            self._ticks(t, inclusive=True)
+        self._ticks(t, inclusive=True)
 
     def _ticks(self, t: float, *, inclusive: bool) -> None:
-        assert self.ticked_until is not None
-        if not self.engine.detectors:
+        if self.ticked_until is None or self.anchor is None or not self.engine.detectors:
             return
-        boundary = self.ticked_until + self.tick_interval
+        boundary = next_tick(self.ticked_until, self.anchor, self.tick_interval)
         while boundary < t or (inclusive and boundary == t):
             self.clock.position = boundary
             self.engine.tick()
             self.ticked_until = boundary
-            boundary += self.tick_interval
+            boundary = next_tick(boundary, self.anchor, self.tick_interval)
 
     def restored_at(self, t: float | None) -> None:
-        """After restoring a checkpoint taken right after a batch at ``t`` (None: the start)."""
+        """The state is right after a batch at ``t`` (None: before any batch)."""
+        self.anchor = t
         self.ticked_until = None if t is None else _boundary_below(t, self.tick_interval)
 
 
