@@ -500,9 +500,9 @@ class MrtStats:
     truncated: bool = False
     """The file (or its compressed stream) ended in the middle of a record."""
     truncated_at: int | None = None
-    """Decompressed byte offset of the first incomplete record."""
+    """Decompressed byte offset of the first incomplete record (of the first truncated file)."""
     corrupt_header_at: int | None = None
-    """Offset of a header that could not be trusted (reading stopped there)."""
+    """Offset of a header that could not be trusted (reading stopped there; first such file)."""
     announcements: int = 0
     """Prefixes announced (every NLRI of every UPDATE, every RIB entry)."""
     withdrawals: int = 0
@@ -520,6 +520,10 @@ class MrtStats:
         for name in ("records", "rejected", "skipped", "announcements", "withdrawals", "state_changes", "events", "bytes", "files"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.truncated = self.truncated or other.truncated
+        if self.truncated_at is None:
+            self.truncated_at = other.truncated_at
+        if self.corrupt_header_at is None:
+            self.corrupt_header_at = other.corrupt_header_at
         if other.first_ts is not None and (self.first_ts is None or other.first_ts < self.first_ts):
             self.first_ts = other.first_ts
         if other.last_ts is not None and (self.last_ts is None or other.last_ts > self.last_ts):
@@ -624,14 +628,17 @@ def collector_from_path(path: str | PathLike[str]) -> str | None:
     match = _FILE_COLLECTOR.match(p.name)
     if match:
         return match.group(1) or match.group(2)
-    for part in reversed(p.parts[:-1]):
+    folders = p.parts[:-1]
+    for i in range(len(folders) - 1, -1, -1):
+        part = folders[i]
         if _RRC.match(part):
             return _RRC.match(part).group(1)  # type: ignore[union-attr]
         if _ROUTEVIEWS.match(part):
             return part
         if part == "bgpdata":
-            # RouteViews: /<collector>/bgpdata/...; route-views2 has no collector folder.
-            return "route-views2"
+            # RouteViews: <collector>/bgpdata/...; route-views2 has no collector folder.
+            parent = folders[i - 1] if i else ""
+            return parent if _ROUTEVIEWS.match(parent) else "route-views2"
     return None
 
 
