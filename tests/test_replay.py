@@ -399,3 +399,20 @@ def test_a_long_silence_is_ticked_sparsely_and_the_same_way_after_a_seek(tmp_pat
         session.seek(1000.0 + months / 2)
         middle = list(session.engine.detectors[0].ticks)
         assert middle == [t for t in ticks if t <= 1000.0 + months / 2]
+
+
+def test_a_live_journal_keeps_sessions_heard_only_through_unwatched_routes(tmp_path):
+    path = tmp_path / "live.journal"
+    live = Engine(watchlist(), VirtualClock(0, math.inf))
+    other = Prefix.parse("8.8.8.0/24")
+    with JournalWriter(path, watchlist=live.watchlist, background=False) as writer:
+        live.recorder = writer
+        writer.attach(live)
+        live.ingest([announce(10.0, PEERS[0], NK), announce(10.0, PEERS[1], other, 15169), announce(11.0, PEERS[1], other, 15169)])
+    assert live.visibility(NK).full_feed == 2
+    with ReplaySession.open(path, watchlist()) as session:
+        kinds = [r.event.KIND for r in session.reader.rows(0)]
+        assert kinds == ["announce", "peer_seen"]  # the unwatched routes themselves are not kept
+        play_to_end(session)
+        assert session.engine.visibility(NK).full_feed == 2
+        assert session.engine.visibility(NK).visible == 1

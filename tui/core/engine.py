@@ -143,6 +143,8 @@ class Engine:
         """Latest DNS result per (zone, address, port, transport, role)."""
         self.revision = 0
         self.last_event_ts: float | None = None
+        self._first_heard: PeerSeen | None = None
+        """Set by _apply when it dropped a route from a session it had never heard of."""
 
     # -- ingest ---------------------------------------------------------------------------------
 
@@ -153,6 +155,11 @@ class Engine:
         for event in events:
             if self._apply(event, touched):
                 applied.append(event)
+            elif self._first_heard is not None:
+                # The route was dropped, but the session's existence must reach the journal, or
+                # a replay of it would not count the session among the full-feed peers.
+                applied.append(self._first_heard)
+                self._first_heard = None
         now = self.clock.now()
         self._sample(touched)
         findings: list[Finding] = []
@@ -199,7 +206,10 @@ class Engine:
             relevant = bool(relations) or self.watchlist.is_relevant(event.prefix, as_path)
             if not relevant and not self.keep_all_routes:
                 # Still proves the session is alive: it must count among the full-feed peers.
-                self.state.apply(PeerSeen(event.ts, event.collector, event.peer_ip, event.peer_asn, event.source))
+                seen = PeerSeen(event.ts, event.collector, event.peer_ip, event.peer_asn, event.source)
+                if not self.state.has_peer(seen.peer):
+                    self._first_heard = seen
+                self.state.apply(seen)
                 self.counters["dropped_unwatched"] += 1
                 return False
             self.state.apply(event)

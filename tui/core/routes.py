@@ -144,6 +144,10 @@ class RouteState:
         """Every session ever heard of."""
         return iter(self._peers.values())
 
+    def has_peer(self, key: PeerKey) -> bool:
+        """Whether session ``key`` has been heard of."""
+        return key in self._peers
+
     def peers_up(self) -> list[PeerInfo]:
         """Sessions that are up and whose data is current."""
         return [p for p in self._peers.values() if p.status == PeerStatus.UP]
