@@ -849,7 +849,7 @@ class _FileDecoder:
         else:
             self.path = str(getattr(source, "name", "") or "<stream>")
             self._fileobj = source
-        self._collector = collector or collector_from_path(self.path) if isinstance(source, str | PathLike) else collector
+        self._collector = collector or (collector_from_path(self.path) if self.path != "<stream>" else None)
         self.location_name = self.path
         self._peer_cache: dict[bytes, PeerKey] = {}
         self._peer_index: list[PeerKey] | None = None
