@@ -89,6 +89,10 @@ class JournalTail:
 
     def poll(self, *, force: bool = False) -> list[list[Event]]:
         """Rows committed after the cursor (at most ``max_rows``), grouped by batch."""
+        return [events for _, events in self.poll_timed(force=force)]
+
+    def poll_timed(self, *, force: bool = False) -> list[tuple[float, list[Event]]]:
+        """Like :meth:`poll`, with each batch's replay time ``t`` (see :mod:`tui.journal.store`)."""
         if not force and self._data_version is not None and not self.changed():
             return []
         if self._data_version is None:
@@ -105,19 +109,20 @@ class JournalTail:
             self._data_version = None
         return list(self._group(rows))
 
-    def _group(self, rows: list[tuple[int, int, float, str]]) -> Iterator[list[Event]]:
+    def _group(self, rows: list[tuple[int, int, float, str]]) -> Iterator[tuple[float, list[Event]]]:
         current: list[Event] = []
         current_batch: int | None = None
+        current_t = 0.0
         for seq, batch, t, payload in rows:
             if batch != current_batch and current:
-                yield current
+                yield current_t, current
                 current = []
-            current_batch = batch
+            current_batch, current_t = batch, t
             current.append(self._decode(seq, t, payload))
             self.cursor = seq
             self.rows_read += 1
         if current:
-            yield current
+            yield current_t, current
 
     def _decode(self, seq: int, t: float, payload: str) -> Event:
         try:

@@ -1,0 +1,378 @@
+"""``watchfloor attach``: a console (or a headless tail) following a running collector.
+
+Two ways to reach the collector:
+
+- ``--journal PATH`` (the default, same host): follow its SQLite journal. The console starts
+  from the journal's latest checkpoint plus the rows after it, then applies new rows as the
+  collector commits them (:class:`~tui.journal.follow.JournalTail`). ``--from`` opens a replay of
+  the journal instead (seek, play, step), read-only, beside the running collector.
+- ``--bus nats://HOST:PORT`` (any host): consume the collectors' JetStream stream, from its
+  start, from ``--from``, or only new messages (``--new``) (:class:`~tui.bus.nats.NatsFollower`).
+
+Any number of consoles can attach at once; none of them can slow the collector down. Without
+``--bus`` the NATS client is never imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import inspect
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from tui.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, add_config_argument
+from tui.commands.snapshot import add_watch_argument, load_watchlist, plain, time_argument
+from tui.core.events import Event, event_to_json
+
+__all__ = ["register", "run", "BatchPump", "default_journal_path", "print_events"]
+
+EPILOG = """\
+examples:
+  watchfloor attach                                   # follow the local collector's journal
+  watchfloor attach --journal /var/lib/watchfloor/watchfloor.journal
+  watchfloor attach --from 2014-12-22T16:00Z          # replay a past window of that journal
+  watchfloor attach --bus nats://10.0.0.5:4222        # follow collectors on another host
+  watchfloor attach --bus nats://10.0.0.5:4222 --from 2014-12-22T16:00Z --until 2014-12-22T18:00Z
+  watchfloor attach --headless --jsonl --bus nats://127.0.0.1:4222 --new
+
+exit codes: 0 done, 3 bad usage or config, 4 journal or bus unreachable, 130 interrupted.
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``attach`` sub-command."""
+    parser = subparsers.add_parser(
+        "attach",
+        help="follow a running collector: its journal on this host, or its NATS stream (--bus)",
+        description="Open a console (or, with --headless, print events) fed by a running "
+        "`watchfloor collect`: its journal on this host, or its JetStream stream with --bus.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--journal", metavar="PATH", help="journal the collector writes (default: [journal] path, else the data dir)"
+    )
+    source.add_argument("--bus", metavar="URL", help="nats://HOST:PORT[,nats://HOST2:PORT][?stream=NAME&root=TOKEN]")
+    parser.add_argument("--from", dest="start", metavar="TIME", help="start at this time (ISO 8601 or unix seconds)")
+    parser.add_argument("--until", metavar="TIME", help="stop after this time (a past window)")
+    parser.add_argument("--new", action="store_true", help="only what arrives from now on")
+    parser.add_argument("--headless", action="store_true", help="print instead of opening the console")
+    parser.add_argument("--jsonl", action="store_true", help="with --headless: every event as one JSON object per line")
+    parser.add_argument("--count", type=int, metavar="N", help="with --headless: stop after N events")
+    parser.add_argument(
+        "--subject",
+        action="append",
+        default=[],
+        metavar="SUBJECT",
+        help="with --bus: only these subjects (repeatable; e.g. 'watchfloor.finding.>')",
+    )
+    parser.add_argument("--poll", type=float, default=0.05, metavar="SECONDS", help="journal poll period (default 0.05)")
+    add_watch_argument(parser)
+    add_config_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def default_journal_path(config: Any) -> Path:
+    """The journal a collector writes when not told otherwise: ``[journal] path``, else the data dir."""
+    from tui.config import default_data_dir
+
+    configured = getattr(config, "journal_path", "") or ""
+    return Path(configured).expanduser() if configured else default_data_dir() / "watchfloor.journal"
+
+
+# -- the pump between a batch source and the console ----------------------------------------------
+
+
+class BatchPump:
+    """Feeds the console's live queue from an async batch source (the console's ``feeds`` hook).
+
+    The console calls ``start()`` from its engine worker and ``stop()`` when it closes; batches
+    go into the same queue live feeds use, so an attached console is drawn exactly like a live one.
+    """
+
+    def __init__(self, opener: Callable[[], Any], queue: asyncio.Queue[list[Event]], name: str) -> None:
+        self._opener = opener
+        self.queue = queue
+        self.name = name
+        self.source: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Open the source (connect, subscribe) and start moving its batches."""
+        source = self._opener()
+        if inspect.isawaitable(source):
+            source = await source
+        self.source = source
+        self._task = asyncio.create_task(self._run(), name=f"attach-{self.name}")
+
+    async def _run(self) -> None:
+        async for batch in self.source.batches():
+            await self.queue.put(batch)
+
+    async def stop(self) -> None:
+        """Stop moving batches and close the source."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.source is not None:
+            result = self.source.close()
+            if inspect.isawaitable(result):
+                await result
+
+
+# -- headless output --------------------------------------------------------------------------
+
+
+def print_events(batch: list[Event], out: TextIO, *, jsonl: bool, engine: Any) -> int:
+    """Write ``batch``: each event as JSON (``jsonl``), else the engine's event-log lines."""
+    if jsonl:
+        for event in batch:
+            out.write(event_to_json(event) + "\n")
+        out.flush()
+        return len(batch)
+    from tui.commands.replay import log_line
+
+    engine.ingest(batch)
+    for entry in engine.log:
+        out.write(log_line(entry) + "\n")
+    engine.log.clear()
+    out.flush()
+    return len(batch)
+
+
+# -- run ------------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``watchfloor attach``."""
+    watchlist, config = load_watchlist(args)
+    start = time_argument(args.start, "--from")
+    until = time_argument(args.until, "--until")
+    if start is not None and until is not None and until < start:
+        raise CommandError("--until is before --from", EXIT_USAGE)
+    if args.new and start is not None:
+        raise CommandError("--new and --from contradict each other: give one", EXIT_USAGE)
+    if (args.jsonl or args.count is not None) and not args.headless:
+        raise CommandError("--jsonl and --count go with --headless", EXIT_USAGE)
+    if args.count is not None and args.count < 1:
+        raise CommandError("--count must be at least 1", EXIT_USAGE)
+    if args.subject and not args.bus:
+        raise CommandError("--subject goes with --bus", EXIT_USAGE)
+    if args.poll <= 0:
+        raise CommandError("--poll must be more than 0 seconds", EXIT_USAGE)
+    if args.bus:
+        return _run_bus(args, watchlist, config, start, until)
+    return _run_journal(args, watchlist, config, start, until)
+
+
+# -- over the bus ---------------------------------------------------------------------------------
+
+
+def _follower(args: argparse.Namespace, start: float | None, until: float | None) -> Any:
+    from tui.bus.protocol import BusError, parse_bus_url
+
+    try:
+        address = parse_bus_url(args.bus)
+    except BusError as exc:
+        raise CommandError(f"--bus: {exc}", EXIT_USAGE) from None
+    from tui.bus.nats import NatsFollower  # the NATS client is imported only here
+
+    return NatsFollower(address, start=start, new_only=args.new, until=until, subjects=args.subject)
+
+
+def _run_bus(args: argparse.Namespace, watchlist: Any, config: Any, start: float | None, until: float | None) -> int:
+    from tui.bus.protocol import BusError
+
+    follower = _follower(args, start, until)
+    if args.headless:
+        from tui.core.clock import SystemClock
+        from tui.core.engine import Engine
+
+        engine = Engine(watchlist, SystemClock())
+        if start is None and not args.new:
+            # Printing a whole retained stream is rarely what a tail is for.
+            follower.new_only = True
+        try:
+            return asyncio.run(_headless_bus(follower, engine, args, sys.stdout))
+        except BusError as exc:
+            raise CommandError(str(exc), EXIT_INPUT) from None
+    return _console(args, config, watchlist, lambda: _started(follower), f"bus {follower.address.display}")
+
+
+async def _started(source: Any) -> Any:
+    """``source`` connected; a failure reaches the console's feed-trouble line with its message."""
+    await source.start()
+    return source
+
+
+async def _headless_bus(follower: Any, engine: Any, args: argparse.Namespace, out: TextIO) -> int:
+    await follower.start()
+    try:
+        printed = await _drain(follower.batches(), engine, args, out)
+    finally:
+        await follower.close()
+    stats = follower.stats()
+    print(
+        f"watchfloor attach: {printed} events from {follower.address.display}, "
+        f"{stats['duplicates']} duplicates dropped, {stats['rejected']} rejected",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+async def _drain(batches: AsyncIterator[list[Event]], engine: Any, args: argparse.Namespace, out: TextIO) -> int:
+    printed = 0
+    async for batch in batches:
+        if args.count is not None:
+            batch = batch[: args.count - printed]
+        printed += print_events(batch, out, jsonl=args.jsonl, engine=engine)
+        if args.count is not None and printed >= args.count:
+            break
+    return printed
+
+
+# -- over the journal -----------------------------------------------------------------------------
+
+
+def _journal_path(args: argparse.Namespace, config: Any) -> Path:
+    from tui.journal.store import is_journal
+
+    path = Path(args.journal).expanduser() if args.journal else default_journal_path(config)
+    if not path.exists():
+        raise CommandError(
+            f"{path}: no journal there; start `watchfloor collect` (it writes one) or give --journal PATH", EXIT_INPUT
+        )
+    if not is_journal(path):
+        raise CommandError(f"{path}: not a watchfloor journal (not an SQLite file)", EXIT_INPUT)
+    return path
+
+
+def _run_journal(args: argparse.Namespace, watchlist: Any, config: Any, start: float | None, until: float | None) -> int:
+    from tui.journal.store import JournalError
+
+    path = _journal_path(args, config)
+    try:
+        if args.headless:
+            return _headless_journal(path, watchlist, args, start, until, sys.stdout)
+        if start is not None:
+            return _replay_console(path, watchlist, config, args, start, until)
+        return _live_journal_console(path, watchlist, config, args)
+    except JournalError as exc:
+        raise CommandError(str(exc), EXIT_INPUT) from None
+
+
+def _tail_from(path: Path, start: float | None, poll: float) -> Any:
+    """A tail positioned just before ``start`` (replay time), or at the end when None."""
+    import math
+
+    from tui.journal.follow import JournalTail
+    from tui.journal.store import JournalReader
+
+    if start is None:
+        return JournalTail.at_end(path, poll_interval=poll)
+    with JournalReader(path) as reader:
+        after = reader.last_seq_at(math.nextafter(start, -math.inf))
+    return JournalTail(path, after_seq=after, poll_interval=poll)
+
+
+def _headless_journal(
+    path: Path, watchlist: Any, args: argparse.Namespace, start: float | None, until: float | None, out: TextIO
+) -> int:
+    import time
+
+    from tui.core.clock import SystemClock
+    from tui.core.engine import Engine
+
+    engine = Engine(watchlist, SystemClock())
+    tail = _tail_from(path, start, args.poll)
+    printed = 0
+
+    async def batches() -> AsyncIterator[list[Event]]:
+        # The window is in replay time (the journal's ``t``), as for `watchfloor replay`.
+        while True:
+            found = tail.poll_timed()
+            for t, batch in found:
+                if until is not None and t > until:
+                    return
+                yield batch
+            if not found:
+                if until is not None and time.time() > until:
+                    return  # caught up with a window that lies in the past
+                await asyncio.sleep(tail.poll_interval)
+
+    try:
+        printed = asyncio.run(_drain(batches(), engine, args, out))
+    finally:
+        tail.close()
+    print(f"watchfloor attach: {printed} events from {path}, {tail.rejected} unreadable rows", file=sys.stderr)
+    return EXIT_OK
+
+
+def _live_journal_console(path: Path, watchlist: Any, config: Any, args: argparse.Namespace) -> int:
+    from tui.core.clock import SystemClock
+    from tui.journal.follow import JournalTail
+    from tui.journal.replay import ReplaySession
+
+    # The collector's detectors already ran: show the findings it recorded, do not rerun them.
+    session = ReplaySession.open(path, watchlist, findings="recorded")
+    try:
+        session.seek(session.end)  # latest checkpoint + the rows after it
+        engine = session.engine
+        engine.clock = SystemClock()
+        cursor = session.cursor
+
+        def opener() -> Any:
+            return JournalTail(path, after_seq=cursor, poll_interval=args.poll)
+
+        return _console(args, config, watchlist, opener, f"journal {path}", engine=engine)
+    finally:
+        session.close()
+
+
+def _replay_console(
+    path: Path, watchlist: Any, config: Any, args: argparse.Namespace, start: float, until: float | None
+) -> int:
+    from tui.journal.replay import ReplaySession
+
+    session = ReplaySession.open(path, watchlist, findings="recorded")
+    with session:
+        if until is not None:
+            session.clock.end = min(session.clock.end, max(until, session.start))
+        session.seek(max(start, session.start))
+        from tui.console import app  # Textual only past this point
+
+        runner = getattr(app, "run_replay", None)
+        if runner is None:
+            raise CommandError("this console cannot replay yet; use --headless", EXIT_USAGE)
+        accepted = inspect.signature(runner).parameters
+        options = {k: v for k, v in {"config": config, "args": args, "start": start, "until": until}.items() if k in accepted}
+        return int(runner(session, **options) or 0)
+
+
+def _console(
+    args: argparse.Namespace, config: Any, watchlist: Any, opener: Callable[[], Any], label: str, *, engine: Any = None
+) -> int:
+    """Open the console in live mode, fed by ``opener()``'s batches instead of live feeds."""
+    from tui.console import app  # Textual only past this point
+
+    if engine is None:
+        from tui.core.clock import SystemClock
+        from tui.core.engine import Engine
+
+        engine = Engine(watchlist, SystemClock())
+    queue: asyncio.Queue[list[Event]] = asyncio.Queue()
+    pump = BatchPump(opener, queue, label)
+    runner = getattr(app, "run_attached", None)
+    if runner is not None:
+        return int(runner(engine, pump, queue, config, args, label) or 0)
+    options = app._app_options(config, args) if hasattr(app, "_app_options") else {}
+    console = app.WatchfloorApp(engine, feeds=pump, feed_queue=queue, **options)
+    console.title = f"Watchfloor — attached to {plain(label)}"
+    console.run()
+    return console.return_code or 0
