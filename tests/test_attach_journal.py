@@ -156,7 +156,8 @@ def test_tails_do_not_block_the_writer(tmp_path, events):
 
 
 def attach(*args: str, timeout: float = LIMIT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_DATA_HOME": "/nonexistent-watchfloor-test"}
+    env = {k: v for k, v in os.environ.items() if k != "WATCHFLOOR_CONFIG"}
+    env.update(PYTHONPATH=str(REPO), XDG_CONFIG_HOME="/nonexistent-watchfloor-test")  # the built-in config
     return subprocess.run(
         [sys.executable, "-m", "tui", "attach", *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout
     )
@@ -196,6 +197,7 @@ def test_attach_headless_log_lines_and_count(tmp_path, events):
         (["--new", "--from", "2015-01-01", "--headless"], 3, "contradict"),
         (["--jsonl"], 3, "go with --headless"),
         (["--subject", "a.>", "--headless"], 3, "--subject goes with --bus"),
+        (["--headless"], 3, "which journal?"),
         (["--from", "yesterday", "--headless"], 3, "--from: not a time"),
     ],
 )

@@ -20,6 +20,7 @@ import asyncio
 import datetime
 import json
 import re
+import socket
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -57,7 +58,15 @@ from tui.core.events import (
     event_to_json,
 )
 
-__all__ = ["NatsPublisher", "NatsFollower", "StreamSettings", "ensure_stream", "connect", "BUS_FEED"]
+__all__ = [
+    "NatsPublisher",
+    "NatsFollower",
+    "StreamSettings",
+    "ensure_stream",
+    "connect",
+    "default_instance_name",
+    "BUS_FEED",
+]
 
 BUS_FEED = "bus"
 """Feed name for the consumer's own connection and for messages it could not read."""
@@ -78,6 +87,12 @@ class StreamSettings:
     without duplicates."""
     memory: bool = False
     """Keep the stream in memory instead of on disk (tests, benchmarks)."""
+
+
+def default_instance_name(shard: Shard = ALL) -> str:
+    """``<host>`` or ``<host>-<K>of<N>``: stable across restarts, so re-published events dedupe."""
+    name = socket.gethostname() or "collector"
+    return subject_token(name if shard.count == 1 else f"{name}-{shard.index}of{shard.count}")
 
 
 def _printable(text: str, limit: int = 120) -> str:
@@ -211,6 +226,7 @@ class NatsPublisher:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._progress = asyncio.Event()
         self._client: Client | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._headers_base = {HEADER_INSTANCE: self.instance}
@@ -257,6 +273,17 @@ class NatsPublisher:
         """Events queued or awaiting their ack."""
         return len(self._pending) + self._inflight
 
+    async def throttle(self, limit: int | None = None) -> None:
+        """Wait while more than ``limit`` events (default: half of ``max_pending``) are pending.
+
+        A collector reading files at full speed calls this between batches, so the bus sets the
+        pace instead of the queue overflowing; a live collector never needs to.
+        """
+        high = self.max_pending // 2 if limit is None else limit
+        while self.pending > high and self._tasks:
+            self._progress.clear()
+            await self._progress.wait()
+
     async def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything appended so far is acked; False on timeout."""
         try:
@@ -299,6 +326,7 @@ class NatsPublisher:
                 continue
             backoff = 0.2
             self._inflight = 0
+            self._progress.set()
             duplicates = sum(1 for ack in acks if ack.duplicate)
             self.duplicates += duplicates
             self.published += len(acks) - duplicates

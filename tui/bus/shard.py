@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from tui.core.prefixes import Prefix
 from tui.core.watchlist import Watch
@@ -26,6 +27,7 @@ __all__ = [
     "parse_shard",
     "shard_of",
     "shard_watches",
+    "shard_config",
     "prefix_key",
     "zone_key",
     "asn_key",
@@ -115,3 +117,18 @@ def shard_watches(watches: Iterable[Watch], shard: Shard) -> tuple[Watch, ...]:
         if part.prefixes or part.asns or part.countries or part.zones:
             out.append(part)
     return tuple(out)
+
+
+def shard_config(config: Any, shard: Shard) -> Any:
+    """A copy of a :class:`~tui.config.Config` narrowed to ``shard``: its watches and its zones.
+
+    Zones configured in ``[[zone]]`` tables but not owned by the shard are dropped too, so the
+    collector neither probes nor reports them (another collector does).
+    """
+    if shard.count == 1:
+        return config
+    return replace(
+        config,
+        watches=shard_watches(config.watches, shard),
+        zones=tuple(z for z in config.zones if shard.owns(zone_key(z.name))),
+    )

@@ -55,7 +55,7 @@ def register(subparsers: Any) -> None:
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
-        "--journal", metavar="PATH", help="journal the collector writes (default: [journal] path, else the data dir)"
+        "--journal", metavar="PATH", help="journal the collector writes (default: the config's [journal] path)"
     )
     source.add_argument("--bus", metavar="URL", help="nats://HOST:PORT[,nats://HOST2:PORT][?stream=NAME&root=TOKEN]")
     parser.add_argument("--from", dest="start", metavar="TIME", help="start at this time (ISO 8601 or unix seconds)")
@@ -77,12 +77,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def default_journal_path(config: Any) -> Path:
-    """The journal a collector writes when not told otherwise: ``[journal] path``, else the data dir."""
-    from tui.config import default_data_dir
-
+def default_journal_path(config: Any) -> Path | None:
+    """The journal the collector writes when not told otherwise: ``[journal] path`` (or None)."""
     configured = getattr(config, "journal_path", "") or ""
-    return Path(configured).expanduser() if configured else default_data_dir() / "watchfloor.journal"
+    return Path(configured).expanduser() if configured else None
 
 
 # -- the pump between a batch source and the console ----------------------------------------------
@@ -244,6 +242,12 @@ def _journal_path(args: argparse.Namespace, config: Any) -> Path:
     from tui.journal.store import is_journal
 
     path = Path(args.journal).expanduser() if args.journal else default_journal_path(config)
+    if path is None:
+        raise CommandError(
+            "which journal? give --journal PATH (what `watchfloor collect --journal` writes), set [journal] path "
+            "in the config, or attach to a bus with --bus nats://HOST:PORT",
+            EXIT_USAGE,
+        )
     if not path.exists():
         raise CommandError(
             f"{path}: no journal there; start `watchfloor collect` (it writes one) or give --journal PATH", EXIT_INPUT

@@ -68,6 +68,10 @@ def register(subparsers: Any) -> None:
         help="read these SOURCE files (MRT, RIS Live capture, journal) at full speed instead of live feeds",
     )
     parser.add_argument("--quiet", action="store_true", help="no status lines on stderr")
+    # Multi-host (docs/multi-console.md): publish to NATS JetStream, share a watchlist.
+    parser.add_argument("--bus", metavar="URL", help="also publish every event to NATS JetStream (nats://HOST:PORT)")
+    parser.add_argument("--shard", metavar="K/N", help="watch only shard K of N of the watchlist (0 <= K < N)")
+    parser.add_argument("--bus-name", metavar="NAME", help="this collector's name on the bus (default: host[-KofN])")
     parser.set_defaults(func=run)
 
 
@@ -91,6 +95,11 @@ def run(args: argparse.Namespace) -> int:
     from tui.config import load_config
 
     config = load_config(args.config)
+    shard, bus = _bus_options(args)
+    if shard is not None:
+        from tui.bus.shard import shard_config
+
+        config = shard_config(config, shard)
     watchlist = config.watchlist()
     say: Callable[[str], None] = (lambda text: None) if args.quiet else _stderr
     collector = Collector(
@@ -103,8 +112,36 @@ def run(args: argparse.Namespace) -> int:
         ris_live=not args.no_ris_live and config.feeds.ris_live_enabled,
         files=args.from_files,
         say=say,
+        bus=bus,
     )
     return asyncio.run(collector.run())
+
+
+def _bus_options(args: argparse.Namespace) -> tuple[Any, Any]:
+    """``--shard`` and ``--bus`` parsed: (Shard or None, NatsPublisher or None); NATS only with --bus."""
+    shard = None
+    if getattr(args, "shard", None):
+        from tui.bus.shard import ShardError, parse_shard
+
+        try:
+            shard = parse_shard(args.shard)
+        except ShardError as exc:
+            raise CommandError(f"--shard: {exc}", EXIT_USAGE) from None
+    if not getattr(args, "bus", None):
+        if getattr(args, "bus_name", None):
+            raise CommandError("--bus-name goes with --bus", EXIT_USAGE)
+        return shard, None
+    from tui.bus.protocol import BusError, parse_bus_url
+
+    try:
+        address = parse_bus_url(args.bus)
+    except BusError as exc:
+        raise CommandError(f"--bus: {exc}", EXIT_USAGE) from None
+    from tui.bus.nats import NatsPublisher, default_instance_name
+    from tui.bus.shard import ALL
+
+    name = args.bus_name or default_instance_name(shard or ALL)
+    return shard, NatsPublisher(address, name, shard=shard or ALL)
 
 
 def _stderr(text: str) -> None:
@@ -119,10 +156,14 @@ class _Tee:
         self.dispatcher = dispatcher
         self.clock = clock
         self.findings: list[Finding] = []
+        self.extra: list[Any] = []
+        """More recorders (the NATS publisher of ``--bus``)."""
 
     def append(self, events: Sequence[Event]) -> None:
         if self.writer is not None:
             self.writer.append(events)
+        for recorder in self.extra:
+            recorder.append(events)
         found = [e for e in events if isinstance(e, Finding)]
         if found:
             self.findings.extend(found)
@@ -150,6 +191,7 @@ class Collector:
         say: Callable[[str], None] = _stderr,
         tick_interval: float = 1.0,
         install_signals: bool = True,
+        bus: Any = None,
     ) -> None:
         self.config = config
         self.watchlist = watchlist
@@ -166,6 +208,8 @@ class Collector:
         self.say = say
         self.tick_interval = tick_interval
         self.install_signals = install_signals
+        self.bus = bus
+        """A started-on-run publisher (``--bus``): start(), append(events), throttle(), close()."""
         self.stopping: asyncio.Event | None = None
         """Set to stop a live run (made inside the event loop; SIGTERM/SIGINT set it)."""
         self.engine: Any = None
@@ -218,6 +262,8 @@ class Collector:
         )
         self.writer = self._open_journal()
         self.tee = _Tee(self.writer, self.dispatcher, clock)
+        if self.bus is not None:
+            self.tee.extra.append(self.bus)
         self.engine = Engine(self.watchlist, clock, detectors=detectors, recorder=self.tee)
         if self.writer is not None:
             self.writer.attach(self.engine)
@@ -246,9 +292,29 @@ class Collector:
 
     async def run(self) -> int:
         """Run until stopped (live) or until the files are read; returns the exit code."""
-        if self.files:
-            return await self._run_files(self.files)
-        return await self._run_live()
+        if self.bus is not None:
+            await self._start_bus()
+        try:
+            if self.files:
+                return await self._run_files(self.files)
+            return await self._run_live()
+        finally:
+            if self.bus is not None:
+                await self.bus.close()
+                stats = self.bus.stats()
+                self.say(
+                    f"bus: {stats['published']} events published as {stats['instance']}, "
+                    f"{stats['duplicates']} already there, {stats['dropped']} dropped, {stats['pending']} unsent"
+                )
+
+    async def _start_bus(self) -> None:
+        from tui.bus.protocol import BusError
+
+        try:
+            await self.bus.start()
+        except BusError as exc:
+            raise CommandError(str(exc), EXIT_INPUT) from None
+        self.say(f"publishing to {self.bus.address.display} stream {self.bus.address.stream} as {self.bus.instance}")
 
     async def _run_files(self, files: Sequence[str]) -> int:
         from tui.feeds.sources import open_sources, sniff
@@ -269,6 +335,8 @@ class Collector:
                 stepper.apply(batch, t)
                 previous = t
                 await asyncio.sleep(0)  # let the alert workers deliver as we go
+                if self.bus is not None:
+                    await self.bus.throttle()  # the bus sets the pace of a full-speed read
             if previous is not None:
                 stepper.tick_through(previous)
         finally:
