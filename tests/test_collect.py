@@ -181,3 +181,56 @@ retries = 0
     assert results and all(r.outcome != "ok" for r in results)
     assert any(isinstance(e, Finding) and e.kind.startswith("dns_") and e.watch == "Lab" for e in events)
     assert math.isfinite(results[-1].ts)
+
+
+async def test_live_path_ris_live_on_loopback_findings_gap_and_clean_stop():
+    """The collector against a RIS Live server on loopback replaying a real capture, then a drop."""
+    from tests.servers.ris_live_server import Drop, FakeRisLive, Hold, Send, WaitSubscriptions
+    from tui.core.clock import FixedClock
+
+    lines = shared_file("ris-live/morrowc-rislive/20-msg.ndjson").read_text().splitlines()
+    messages = [json.loads(line) for line in lines]
+    script = [[WaitSubscriptions(2), *(Send(m) for m in messages), Drop()], [WaitSubscriptions(2), Hold()]]
+    async with FakeRisLive(script) as ris:
+        config = parse_config(f"""
+[[watch]]
+name = "LACNIC"
+prefixes = ["45.230.136.0/22"]
+asns = [64500]
+[feeds.ris_live]
+url = "{ris.url}"
+beacons = []
+[feeds.ripestat]
+enabled = false
+""")
+        clock = FixedClock(messages[-1]["data"]["timestamp"] + 1)
+        said: list[str] = []
+        collector = Collector(config, config.watchlist(), dns=False, clock=clock, sinks=[], say=said.append,
+                              install_signals=False)
+        task = asyncio.create_task(collector.run())
+
+        def done() -> bool:
+            engine = collector.engine
+            return engine is not None and any(
+                f.kind == "feed_down" and f.state == "close" for f in engine.findings.values()
+            ) and len([f for f in engine.findings.values() if f.kind == "subprefix_hijack"]) == 6
+
+        for _ in range(600):  # waits for the data, up to a minute on a slow machine
+            if done() or task.done():
+                break
+            await asyncio.sleep(0.1)
+        collector.request_stop()
+        assert await asyncio.wait_for(task, 30) == 0
+    engine = collector.engine
+    hijacks = sorted(f.subject for f in engine.findings.values() if f.kind == "subprefix_hijack")
+    assert hijacks == [f"{p} AS267161" for p in ("45.230.136.0/23", "45.230.136.0/24", "45.230.137.0/24",
+                                                  "45.230.138.0/23", "45.230.138.0/24", "45.230.139.0/24")]
+    # Opened once each: the drop made the sessions unknown, which neither closed nor reopened them.
+    assert all(f.state == "open" for f in engine.findings.values() if f.kind == "subprefix_hijack")
+    # Evidence is as of the opening: the first rrc15 session that carried it, and its path.
+    first = next(f for f in engine.findings.values() if f.subject == "45.230.137.0/24 AS267161")
+    assert first.evidence_dict["collectors"] == {"rrc15": 1}
+    assert first.evidence_dict["paths"][0].startswith("rrc15 187.16.223.128 AS61597 path 61597 61832")
+    # The drop made a feed finding, never an outage.
+    assert not any(f.kind in ("outage", "visibility") for f in engine.findings.values())
+    assert any(text.startswith("started live feeds") for text in said) and any(text.startswith("stopped:") for text in said)

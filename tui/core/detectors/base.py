@@ -392,11 +392,15 @@ class RouteBook:
                 counts["visible"] += 1
         return out
 
-    def origins(self, prefix: Prefix, *, up_only: bool = True) -> dict[str, list[PeerKey]]:
-        """Origin key → sessions announcing ``prefix`` with that origin."""
+    def origins(self, prefix: Prefix) -> dict[str, list[PeerKey]]:
+        """Origin key → sessions holding ``prefix`` with that origin.
+
+        Sessions whose feed is broken (unknown) still count: their routes were not withdrawn,
+        and a finding about them must not close (or reopen) because a websocket dropped.
+        """
         out: dict[str, list[PeerKey]] = {}
         for peer, path in self.routes.get(prefix, {}).items():
-            if up_only and self.status.get(peer) != _UP:
+            if self.status.get(peer) == _DOWN:
                 continue
             out.setdefault(origin_key(origin_of(path)), []).append(peer)
         return out

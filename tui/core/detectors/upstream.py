@@ -59,8 +59,8 @@ class UpstreamDetector(RoutingDetector):
         info = self.subjects[key]
         current: dict[str, list[Any]] = {}
         for peer, path in self.book.holders(prefix).items():
-            if self.book.status.get(peer) != "up":
-                continue
+            if self.book.status.get(peer) == "down":
+                continue  # unknown sessions keep their routes: a broken feed is not a path change
             upstream = upstream_of(path)
             if upstream is not None:
                 current.setdefault(origin_key(upstream), []).append(peer)
