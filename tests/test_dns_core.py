@@ -202,3 +202,10 @@ def test_core_dns_imports_no_network_or_ui_library():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     bad = sorted({m.split(".")[0] for m in loaded} & {"dns", "httpx", "asyncio", "socket", "textual", "rich", "sqlite3"})
     assert bad == []
+
+
+def test_untrusted_dns_text_is_printed_with_control_characters_escaped():
+    from tui.commands.check import plain
+
+    assert plain("ns1.kp.\x1b[31mred\x07") == "ns1.kp.\\x1b[31mred\\x07"
+    assert plain("[bold]markup stays literal[/bold] \u202e") == "[bold]markup stays literal[/bold] \\u202e"

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.lab
 
 ZONE = "kp.lab."
 NEW_SERIAL, OLD_SERIAL = 2024010102, 2024010101
-SETTINGS = ProbeSettings(timeout=0.4, retries=0, concurrency=8)
+SETTINGS = ProbeSettings(timeout=1.0, retries=0, concurrency=8)  # generous: shared, noisy machines
 BIG_TXT = " ".join(['"' + "x" * 200 + '"'] * 4)  # > 512 octets: truncated over plain UDP
 
 
@@ -244,7 +244,7 @@ port = {lab.port}
 enabled = false
 
 [dns]
-timeout = 0.4
+timeout = 1.0
 retries = 0
 """
 
@@ -283,7 +283,7 @@ nameservers = ["127.0.0.2:{lab.port}"]
 [feeds.ripestat]
 enabled = false
 [dns]
-timeout = 0.4
+timeout = 1.0
 """
     config = write_config(tmp_path, healthy)
     done = subprocess.run([sys.executable, "-m", "tui", "check", "--config", config, "--zone", ZONE],
@@ -357,7 +357,7 @@ nameservers = ["{alive}:{lab.port}", "{routed_dead}:{lab.port}", "{unrouted_dead
 url = "{server.url}/data/"
 cache_dir = "{tmp_path / 'cache'}"
 [dns]
-timeout = 0.3
+timeout = 1.0
 retries = 0
 """)
         report = await run_check(config, config.all_zones(), routing=True, routing_timeout=30, **routes)

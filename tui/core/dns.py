@@ -724,8 +724,14 @@ def _where(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
+_TRANSPORT_ORDER = {"udp": 0, "tcp": 1, "https": 2}
+
+
 def _row_order(row: DnsRow) -> tuple[Any, ...]:
-    return (row.zone, _ROLE_ORDER.get(row.role, 9), row.server, row.address, row.port, row.transport, row.qname, row.qtype)
+    return (
+        row.zone, _ROLE_ORDER.get(row.role, 9), row.server, row.address, row.port,
+        row.qname, row.qtype, _TRANSPORT_ORDER.get(row.transport, 9), row.transport,
+    )
 
 
 def _row_reason(row: DnsRow) -> str:
