@@ -174,10 +174,6 @@ def parse_record(spec: str) -> tuple[str, str]:
     return qname.lower(), qtype
 
 
-def _rcode_text(message: dns.message.Message) -> str:
-    return dns.rcode.to_text(message.rcode())
-
-
 def _texts(rrsets: Iterable[Any]) -> tuple[str, ...]:
     out: list[str] = []
     for rrset in rrsets:
