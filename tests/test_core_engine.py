@@ -79,3 +79,23 @@ def test_virtual_clock_speed_ladder_and_bounds():
     assert clock.speed == 2.0
     assert clock.advance(100) == 200.0 and not clock.playing
     assert clock.seek(50) == 100.0
+
+
+def test_visibility_denominator_is_per_ip_version():
+    """A session that only carries IPv6 must not count against an IPv4 prefix."""
+    from tui.core.events import FullFeedPeers, PeerKey
+
+    engine = make_engine()
+    v6 = Prefix.parse("2001:db8::/32")
+    engine.ingest([
+        announce(1, "192.0.2.1", NK),
+        RouteAnnounced(1, "rrc00", "2001:db8::1", 2914, v6, parse_path("2914 64500"), "2001:db8::1", (), "test"),
+    ])
+    vis = engine.visibility(NK)
+    assert (vis.visible, vis.full_feed) == (1, 1)  # the IPv6 session is not in the IPv4 denominator
+    declared = FullFeedPeers(2, (PeerKey("rrc00", "192.0.2.1", 3356), PeerKey("rrc00", "192.0.2.9", 1)), "config", "test", 4)
+    engine.ingest([declared, announce(2, "192.0.2.9", OTHER, "1 15169")])
+    vis = engine.visibility(NK)
+    assert (vis.visible, vis.full_feed, vis.basis) == (1, 2, "config")
+    # the IPv6 denominator was not declared: still judged from the data
+    assert engine.visibility(v6).full_feed == 1

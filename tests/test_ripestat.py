@@ -170,7 +170,10 @@ async def test_bootstrap_against_loopback_server(folder, tmp_path):
     full = [e for e in result.events if isinstance(e, FullFeedPeers)]
     peerings = _data("risPeerings.json")
     expected_full = sum(1 for pr in peerings["peerings"] for p in pr["peers"] if p["prefix_count"] >= 500000)
-    assert len(full) == 1 and len(full[0].peers) == expected_full and "ris-peers" in full[0].basis
+    # one declaration per IP version: the capture's peers are IPv4 full tables only
+    assert [e.version for e in full] == [4, 6]
+    assert len(full[0].peers) == expected_full and "ris-peers" in full[0].basis
+    assert full[1].peers == ()
     routes = [e for e in result.events if isinstance(e, RouteAnnounced)]
     assert len(routes) == 166 and all(r.source == "ris-live" for r in routes)
     assert result.baselines["AS3333"].v4_total == 158

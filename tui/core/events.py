@@ -166,6 +166,8 @@ class FullFeedPeers:
     peers: tuple[PeerKey, ...]
     basis: str
     source: str = ""
+    version: int | None = None
+    """The IP version (4 or 6) this list is for; None declares it for both."""
     KIND: ClassVar[str] = "full_feed"
 
 

@@ -125,8 +125,10 @@ class RouteState:
 
     def __init__(self) -> None:
         self._peers: dict[PeerKey, PeerInfo] = {}
-        self._declared_full_feed: frozenset[PeerKey] | None = None
-        self._full_feed_basis = ""
+        # Per IP version: a session with a full IPv4 table may carry no IPv6 at all, so each
+        # family has its own denominator.
+        self._declared_full_feed: dict[int, frozenset[PeerKey]] = {}
+        self._full_feed_basis: dict[int, str] = {}
         self._feeds_down: set[str] = set()
         self.last_ts: float | None = None
 
@@ -170,7 +172,7 @@ class RouteState:
             self.last_ts = event.ts
             return False
         if isinstance(event, FullFeedPeers):
-            self.declare_full_feed(event.peers, event.basis)
+            self.declare_full_feed(event.peers, event.basis, event.version)
             return True
         if isinstance(event, FeedStatus):
             return self.set_feed_state(event.feed, event.state, event.ts)
@@ -257,25 +259,35 @@ class RouteState:
                 changed = True
         return changed
 
-    def declare_full_feed(self, peers: Iterable[PeerKey], basis: str) -> None:
-        """Fix the full-feed set (from RIPEstat, a RIB, or the config)."""
-        self._declared_full_feed = frozenset(peers)
-        self._full_feed_basis = basis
+    def declare_full_feed(self, peers: Iterable[PeerKey], basis: str, version: int | None = None) -> None:
+        """Fix the full-feed set of IP ``version`` (both when None) from RIPEstat, a RIB or config."""
+        chosen = frozenset(peers)
+        for v in (version,) if version else (4, 6):
+            self._declared_full_feed[v] = chosen
+            self._full_feed_basis[v] = basis
 
     # -- reading --------------------------------------------------------------------------------
 
-    def full_feed_peers(self) -> tuple[list[PeerInfo], str]:
-        """Up sessions that carry a full table, and the basis of that judgement."""
+    def full_feed_peers(self, version: int | None = None) -> tuple[list[PeerInfo], str]:
+        """Up sessions carrying a full table of IP ``version`` (either, when None), and the basis."""
+        if version is None:
+            four, basis4 = self.full_feed_peers(4)
+            six, basis6 = self.full_feed_peers(6)
+            seen = {p.key for p in four}
+            basis = basis4 if basis4 == basis6 else f"IPv4: {basis4}; IPv6: {basis6}"
+            return four + [p for p in six if p.key not in seen], basis
         up = self.peers_up()
-        if self._declared_full_feed is not None:
-            return [p for p in up if p.key in self._declared_full_feed], self._full_feed_basis
-        largest4 = max((len(p.v4) for p in up), default=0)
-        largest6 = max((len(p.v6) for p in up), default=0)
-        if largest4 < 1000 and largest6 < 1000:
-            # Too little data to tell a full table from a partial one: every session counts.
-            return up, "all sessions seen"
-        cut4, cut6 = largest4 * FULL_FEED_SHARE, largest6 * FULL_FEED_SHARE
-        chosen = [p for p in up if (largest4 and len(p.v4) >= cut4) or (largest6 and len(p.v6) >= cut6)]
+        declared = self._declared_full_feed.get(version)
+        if declared is not None:
+            return [p for p in up if p.key in declared], self._full_feed_basis[version]
+        largest = max((len(p.table(version)) for p in up), default=0)
+        if largest < 1000:
+            # Too little data to tell a full table from a partial one (a watch-filtered feed
+            # keeps only watched routes): every session of that family counts, judged by its
+            # transport address or by holding a route of that family.
+            return [p for p in up if p.table(version) or _ip_version(p.key.peer_ip) == version], "all sessions seen"
+        cut = largest * FULL_FEED_SHARE
+        chosen = [p for p in up if len(p.table(version)) >= cut]
         return chosen, f"table size >= {int(FULL_FEED_SHARE * 100)}% of largest"
 
     def routes_to(self, prefix: Prefix) -> list[tuple[PeerInfo, RouteLike]]:
@@ -290,7 +302,7 @@ class RouteState:
 
     def visibility(self, prefix: Prefix) -> Visibility:
         """Visibility of exactly ``prefix`` among up full-feed sessions."""
-        full, basis = self.full_feed_peers()
+        full, basis = self.full_feed_peers(prefix.version)
         key = prefix.wire_key
         visible = sum(1 for p in full if key in p.table(prefix.version))
         unknown = sum(1 for p in self._peers.values() if p.status == PeerStatus.UNKNOWN)
@@ -350,7 +362,7 @@ class RouteState:
                 {"key": list(info.key), "status": info.status, "source": info.source,
                  "since": info.since, "last_seen": info.last_seen, "routes": routes}
             )
-        declared = None if self._declared_full_feed is None else sorted(list(p) for p in self._declared_full_feed)
+        declared = {str(v): sorted(list(p) for p in peers) for v, peers in self._declared_full_feed.items()}
         return {
             "peers": peers,
             "full_feed": declared,
@@ -373,12 +385,21 @@ class RouteState:
                     path = paths[path_text] = parse_path(path_text)
                 info.table(version)[bytes.fromhex(hexkey)] = Route(path, next_hop, tuple(communities), since)
             state._peers[key] = info
-        if data.get("full_feed") is not None:
-            state._declared_full_feed = frozenset(PeerKey(c, ip, int(a)) for c, ip, a in data["full_feed"])
-        state._full_feed_basis = data.get("full_feed_basis", "")
+        declared = data.get("full_feed") or {}
+        basis = data.get("full_feed_basis") or {}
+        if isinstance(declared, list):  # checkpoints written before the per-family split
+            declared, basis = {"4": declared, "6": declared}, {"4": basis, "6": basis}
+        for v, peers in declared.items():
+            state._declared_full_feed[int(v)] = frozenset(PeerKey(c, ip, int(a)) for c, ip, a in peers)
+            state._full_feed_basis[int(v)] = basis.get(v, "")
         state._feeds_down = set(data.get("feeds_down", ()))
         state.last_ts = data.get("last_ts")
         return state
 
 
 _UNSET: Any = object()
+
+
+def _ip_version(address: str) -> int:
+    """4 or 6, from the textual form of an address (no parsing needed: IPv6 has colons)."""
+    return 6 if ":" in address else 4

@@ -653,6 +653,11 @@ def _file_stem(name: str) -> str:
 # -- the watch filter ---------------------------------------------------------------------------------
 
 
+def _never(data: bytes, start: int, end: int) -> None:
+    """A ``skip_all`` that never skips."""
+    return None
+
+
 class _WatchFilter:
     """Answers "could this NLRI / this path matter to the watchlist?" without building objects."""
 
@@ -693,7 +698,12 @@ class _WatchFilter:
                 self._by_first[prefix.version].setdefault(first, []).append((prefix.network, prefix.length))
         self.scanners = {v: (_scanner(v, frozenset(firsts[v])) if has[v] else None) for v in (4, 6)}
         skipper = _skipper(4, frozenset(firsts[4])) if has[4] else None
-        self.skip_all4 = skipper.fullmatch if skipper is not None else None
+        if skipper is not None:
+            self.skip_all4 = skipper.fullmatch
+        elif has[4]:
+            self.skip_all4 = _never  # every first octet could matter (a watched /0../7): always look
+        else:
+            self.skip_all4 = None
         self.asns = frozenset(self.watchlist.watched_asns())
         needles = set()
         for asn in self.asns:
@@ -1495,20 +1505,23 @@ class _FileDecoder:
 
     def _declare_full_feed(self) -> None:
         counts = self._rib_counts
-        largest4 = max((c[0] for c in counts.values()), default=0)
-        largest6 = max((c[1] for c in counts.values()), default=0)
-        cut4, cut6 = largest4 * FULL_FEED_SHARE, largest6 * FULL_FEED_SHARE
-        chosen = tuple(
-            sorted(
-                (peer for peer, (n4, n6) in counts.items() if (largest4 and n4 >= cut4) or (largest6 and n6 >= cut6)),
-                key=lambda k: (k.collector, k.peer_ip, k.peer_asn),
-            )
-        )
         ts = self._rib_ts if self._rib_ts is not None else 0.0
-        event = FullFeedPeers(ts, chosen, "rib size", self.source_name)
-        self.out.events.append(event)
-        if self.state is not None:
-            self.state.apply(event)
+        # One declaration per IP version: a full IPv4 table says nothing about IPv6.
+        for version, index in ((4, 0), (6, 1)):
+            largest = max((c[index] for c in counts.values()), default=0)
+            if not largest:
+                continue
+            cut = largest * FULL_FEED_SHARE
+            chosen = tuple(
+                sorted(
+                    (peer for peer, n in counts.items() if n[index] >= cut),
+                    key=lambda k: (k.collector, k.peer_ip, k.peer_asn),
+                )
+            )
+            event = FullFeedPeers(ts, chosen, "rib size", self.source_name, version)
+            self.out.events.append(event)
+            if self.state is not None:
+                self.state.apply(event)
         self._rib_counts = {}
 
 

@@ -170,9 +170,12 @@ def parse_full_table_threshold(data: Mapping[str, Any]) -> tuple[int, int]:
 
 
 def parse_ris_peers(
-    data: Mapping[str, Any], v4_threshold: int, v6_threshold: int
+    data: Mapping[str, Any], v4_threshold: int, v6_threshold: int, *, version: int | None = None
 ) -> tuple[tuple[PeerKey, ...], dict[tuple[str, str], int]]:
-    """Full-feed peers (by the thresholds) and every peer's ASN keyed by (collector, ip)."""
+    """Full-feed peers (by the thresholds) and every peer's ASN keyed by (collector, ip).
+
+    With ``version`` only that family's count and threshold decide.
+    """
     peers = data.get("peers")
     if not isinstance(peers, dict):
         raise RipestatError("ris-peers: data has no peers object")
@@ -189,7 +192,9 @@ def parse_ris_peers(
             asns[(key.collector, key.peer_ip)] = key.peer_asn
             v4 = int(entry.get("v4_prefix_count") or 0)
             v6 = int(entry.get("v6_prefix_count") or 0)
-            if v4 >= v4_threshold or v6 >= v6_threshold:
+            full4 = version != 6 and v4 >= v4_threshold
+            full6 = version != 4 and v6 >= v6_threshold
+            if full4 or full6:
                 full.append(key)
     return tuple(sorted(full)), asns
 
@@ -621,10 +626,11 @@ async def bootstrap(
     answer = await call("ris-peers", {}, "RIS peer list")
     if answer is not None and v4_threshold and v6_threshold:
         try:
-            full, result.peer_asns = parse_ris_peers(answer.data, v4_threshold, v6_threshold)
+            full4, result.peer_asns = parse_ris_peers(answer.data, v4_threshold, 0, version=4)
+            full6, _ = parse_ris_peers(answer.data, 0, v6_threshold, version=6)
             when = parse_time(answer.data["query_time"]) if answer.data.get("query_time") else answer.fetched
-            basis = f"ripestat ris-peers (full table: >= {v4_threshold} v4 or {v6_threshold} v6 prefixes)"
-            events.append(FullFeedPeers(when, full, basis, feed))
+            events.append(FullFeedPeers(when, full4, f"ripestat ris-peers (>= {v4_threshold} IPv4 prefixes)", feed, 4))
+            events.append(FullFeedPeers(when, full6, f"ripestat ris-peers (>= {v6_threshold} IPv6 prefixes)", feed, 6))
         except RipestatError as exc:
             result.problems.append(str(exc))
             events.append(FeedStatus(clock.now(), feed, "error", str(exc)))
