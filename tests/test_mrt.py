@@ -121,7 +121,7 @@ SUBSETS = [
         Watch("ipv6", tuple(map(Prefix.parse, ("2620:110:9000::/44", "199.38.164.0/23", "2001:db8::/32")))),
         id="rrc06-jinx-ipv6",
     ),
-    pytest.param([RIB6], Watch("rib6", (Prefix.parse("2001:1200::/23"),), (6939,)), id="ipv6-rib-asn"),
+    pytest.param([RIB6], Watch("rib6", (Prefix.parse("2001:1200::/23"),), (6939,)), id="ipv6-rib-asn", marks=pytest.mark.slow),
     pytest.param([ET_HEADER], NORTH_KOREA, id="north-korea", marks=pytest.mark.slow),
 ]
 
@@ -519,3 +519,13 @@ def test_files_merge_rib_then_updates_into_the_state_at_the_end(tmp_path):
     rib_only = RouteState()
     events_of(read_mrt(rib_file, state=rib_only))
     assert rib_only.routes_to(withdrawn.prefix)
+
+
+def test_a_very_short_watched_prefix_sees_everything_inside_it():
+    """A watched 128.0.0.0/1: every first octet from 128 up matters, nothing can be skipped."""
+    watch = Watch("half", (Prefix.parse("128.0.0.0/1"),))
+    events = events_of(read_mrt(shared_file(RRC15_1610), watchlist=Watchlist([watch])))
+    everything = events_of(read_mrt(shared_file(RRC15_1610)))
+    upper = [e for e in everything if isinstance(e, RouteAnnounced | RouteWithdrawn) and e.prefix.network >> 31]
+    got = [e for e in events if isinstance(e, RouteAnnounced | RouteWithdrawn)]
+    assert len(upper) > 1000 and got == upper
