@@ -389,3 +389,24 @@ def test_detectors_incidents_and_rpki_import_no_ui_or_io_library():
             "('textual', 'rich', 'httpx', 'websockets', 'dns', 'sqlite3', 'asyncio', 'socket'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
+
+
+def test_each_ip_family_has_its_own_denominator_as_in_route_state():
+    wl = watchlist(prefixes=("192.0.2.0/24", "2001:db8::/32"))
+    v6 = [PeerKey("rrc00", f"2001:db8:ffff::{i}", 65000 + i) for i in range(2)]
+    v6_prefix = Prefix.parse("2001:db8::/32")
+    batches = [all_up(0) + [ann(0, p, v6_prefix) for p in v6], [wd(100, v6[0], v6_prefix)]]
+    clock = FixedClock(0.0)
+    detector = VisibilityDetector(wl)
+    engine = Engine(wl, clock, detectors=[detector])
+    found = []
+    for batch in batches:
+        clock.value = max(e.ts for e in batch)
+        found += engine.ingest(batch)
+    clock.value = 500
+    found += engine.tick()
+    # 1 of the 2 IPv6 sessions: 50% (a warning), not 1 of 12 sessions of any family (critical).
+    assert [(f.kind, f.severity) for f in found] == [("visibility", "warning")]
+    assert (found[0].evidence_dict["visible"], found[0].evidence_dict["full_feed"]) == (1, 2)
+    assert detector.book.visibility(v6_prefix) == (engine.visibility(v6_prefix).visible, engine.visibility(v6_prefix).full_feed)
+    assert detector.book.visibility(P) == (engine.visibility(P).visible, engine.visibility(P).full_feed) == (10, 10)

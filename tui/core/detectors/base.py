@@ -251,17 +251,33 @@ class RouteBook:
         self.status: dict[PeerKey, str] = {}
         self.source: dict[PeerKey, str] = {}
         self.feeds_down: set[str] = set()
-        self.declared: frozenset[PeerKey] | None = None
-        self.basis = "all sessions seen"
+        # Per IP version, as RouteState: a full IPv4 table often comes with no IPv6 at all.
+        self.declared: dict[int, frozenset[PeerKey]] = {}
+        self.basis: dict[int, str] = {}
+        self.adopted: set[int] = set()
+        """Versions whose declared set was adopted from the engine's table-size judgement."""
         self.routes: dict[Prefix, dict[PeerKey, ASPath]] = {}
         self._by_peer: dict[PeerKey, set[Prefix]] = {}
-        self._full_cache: frozenset[PeerKey] | None = None
+        self._families: dict[tuple[PeerKey, int], int] = {}
+        """(session, IP version) → routes held of that family (a session counts for a family it carries)."""
+        self._full_cache: dict[int, frozenset[PeerKey]] = {}
 
     def _peer(self, peer: PeerKey, source: str) -> None:
         if peer not in self.status:
             self.status[peer] = _UNKNOWN if source in self.feeds_down else _UP
             self.source[peer] = source
-            self._full_cache = None
+            self._full_cache = {}
+
+    def _hold(self, peer: PeerKey, prefix: Prefix, delta: int) -> None:
+        key = (peer, prefix.version)
+        before = self._families.get(key, 0)
+        after = before + delta
+        if after > 0:
+            self._families[key] = after
+        else:
+            self._families.pop(key, None)
+        if (before > 0) != (after > 0):
+            self._full_cache.pop(prefix.version, None)
 
     def apply(self, event: Event, track: bool = True) -> frozenset[Prefix] | None:
         """Apply ``event``; returns the prefixes whose routes changed, ALL_PREFIXES, or None.
@@ -274,10 +290,13 @@ class RouteBook:
             self._peer(peer, event.source)
             if self.status[peer] == _DOWN:
                 self.status[peer] = _UP
-                self._full_cache = None
+                self._full_cache = {}
             if not track:
                 return None
-            self.routes.setdefault(event.prefix, {})[peer] = event.as_path
+            held = self.routes.setdefault(event.prefix, {})
+            if peer not in held:
+                self._hold(peer, event.prefix, 1)
+            held[peer] = event.as_path
             self._by_peer.setdefault(peer, set()).add(event.prefix)
             return frozenset((event.prefix,))
         if isinstance(event, RouteWithdrawn):
@@ -287,6 +306,7 @@ class RouteBook:
             if held is None or peer not in held:
                 return None
             del held[peer]
+            self._hold(peer, event.prefix, -1)
             if not held:
                 del self.routes[event.prefix]
             self._by_peer.get(peer, set()).discard(event.prefix)
@@ -294,15 +314,15 @@ class RouteBook:
         if isinstance(event, PeerStateChanged):
             peer = event.peer
             self._peer(peer, event.source)
-            self._full_cache = None
+            self._full_cache = {}
             if event.is_up:
                 self.status[peer] = _UP
                 return ALL_PREFIXES
             self.status[peer] = _DOWN
             for prefix in self._by_peer.pop(peer, set()):
                 held = self.routes.get(prefix)
-                if held is not None:
-                    held.pop(peer, None)
+                if held is not None and held.pop(peer, None) is not None:
+                    self._hold(peer, prefix, -1)
                     if not held:
                         del self.routes[prefix]
             return ALL_PREFIXES
@@ -311,9 +331,12 @@ class RouteBook:
             self._peer(event.peer, event.source)
             return None if known else ALL_PREFIXES
         if isinstance(event, FullFeedPeers):
-            self.declared = frozenset(event.peers)
-            self.basis = event.basis
-            self._full_cache = None
+            version = getattr(event, "version", None)
+            for v in (version,) if version else (4, 6):
+                self.declared[v] = frozenset(event.peers)
+                self.basis[v] = event.basis
+                self.adopted.discard(v)
+            self._full_cache = {}
             return ALL_PREFIXES
         if isinstance(event, FeedStatus):
             broken = event.state in ("down", "gap")
@@ -334,28 +357,42 @@ class RouteBook:
                     self.status[peer] = _UP
                     changed = True
             if changed:
-                self._full_cache = None
+                self._full_cache = {}
                 return ALL_PREFIXES
             return None
         return None
 
-    def adopt_full_feed(self, peers: Iterable[PeerKey], basis: str) -> None:
-        """Take the engine's table-size judgement of full-feed sessions (needs every route)."""
+    def adopt_full_feed(self, version: int, peers: Iterable[PeerKey], basis: str) -> None:
+        """Take the engine's table-size judgement of full-feed sessions (it needs every route)."""
         chosen = frozenset(peers)
-        if chosen != self.declared or basis != self.basis:
-            self.declared = chosen
-            self.basis = basis
-            self._full_cache = None
+        if chosen != self.declared.get(version) or basis != self.basis.get(version):
+            self.declared[version] = chosen
+            self.basis[version] = basis
+            self.adopted.add(version)
+            self._full_cache.pop(version, None)
 
-    def full_feed(self) -> frozenset[PeerKey]:
-        """Up sessions that count as full-feed."""
-        if self._full_cache is None:
+    def basis_of(self, version: int) -> str:
+        """Where the full-feed set of ``version`` comes from."""
+        return self.basis.get(version, "all sessions seen")
+
+    def full_feed(self, version: int) -> frozenset[PeerKey]:
+        """Up sessions that count as full-feed for IP ``version``.
+
+        Declared (or adopted) sets decide; otherwise every up session that carries a route of
+        that family or speaks it (its transport address) counts, as in RouteState.
+        """
+        cached = self._full_cache.get(version)
+        if cached is None:
             up = [p for p, s in self.status.items() if s == _UP]
-            if self.declared is not None:
-                self._full_cache = frozenset(p for p in up if p in self.declared)
+            declared = self.declared.get(version)
+            if declared is not None:
+                cached = frozenset(p for p in up if p in declared)
             else:
-                self._full_cache = frozenset(up)
-        return self._full_cache
+                cached = frozenset(
+                    p for p in up if (p, version) in self._families or (6 if ":" in p.peer_ip else 4) == version
+                )
+            self._full_cache[version] = cached
+        return cached
 
     def unknown_count(self) -> int:
         """Sessions whose data is unknown (their feed is broken)."""
@@ -367,13 +404,13 @@ class RouteBook:
 
     def visibility(self, prefix: Prefix) -> tuple[int, int]:
         """(full-feed sessions holding ``prefix``, full-feed sessions up)."""
-        full = self.full_feed()
+        full = self.full_feed(prefix.version)
         held = self.routes.get(prefix, {})
         return sum(1 for p in held if p in full), len(full)
 
     def covering(self, prefix: Prefix) -> dict[str, int]:
         """Tracked less-specifics of ``prefix`` that sessions still hold: prefix → sessions."""
-        full = self.full_feed()
+        full = self.full_feed(prefix.version)
         return {
             str(other): sum(1 for p in held if p in full)
             for other, held in sorted(self.routes.items(), key=lambda kv: kv[0].sort_key())
@@ -382,7 +419,7 @@ class RouteBook:
 
     def per_collector(self, prefix: Prefix) -> dict[str, dict[str, int]]:
         """``{collector: {"visible": n, "full_feed": m}}`` for evidence."""
-        full = self.full_feed()
+        full = self.full_feed(prefix.version)
         held = self.routes.get(prefix, {})
         out: dict[str, dict[str, int]] = {}
         for peer in sorted(full):
@@ -412,8 +449,9 @@ class RouteBook:
         return {
             "peers": [[list(p), self.status[p], self.source.get(p, "")] for p in self.status],
             "feeds_down": sorted(self.feeds_down),
-            "declared": None if self.declared is None else sorted(list(p) for p in self.declared),
-            "basis": self.basis,
+            "declared": {str(v): sorted(list(p) for p in peers) for v, peers in self.declared.items()},
+            "basis": {str(v): b for v, b in self.basis.items()},
+            "adopted": sorted(self.adopted),
             "routes": [
                 [str(prefix), list(peer), format_path(path)]
                 for prefix, held in self.routes.items()
@@ -429,25 +467,36 @@ class RouteBook:
             self.status[peer] = status
             self.source[peer] = source
         self.feeds_down = set(data.get("feeds_down", ()))
-        declared = data.get("declared")
-        if declared is not None:
-            self.declared = frozenset(PeerKey(c, ip, int(a)) for c, ip, a in declared)
-        self.basis = data.get("basis", self.basis)
+        for v, peers in (data.get("declared") or {}).items():
+            self.declared[int(v)] = frozenset(PeerKey(c, ip, int(a)) for c, ip, a in peers)
+        self.basis = {int(v): b for v, b in (data.get("basis") or {}).items()}
+        self.adopted = {int(v) for v in data.get("adopted", ())}
         for prefix_text, key, path_text in data.get("routes", ()):
             prefix = Prefix.parse(prefix_text)
             peer = PeerKey(key[0], key[1], int(key[2]))
             self.routes.setdefault(prefix, {})[peer] = parse_path(path_text)
             self._by_peer.setdefault(peer, set()).add(prefix)
+            self._hold(peer, prefix, 1)
 
 
 def sync_full_feed(book: RouteBook, view: Any) -> None:
-    """After a batch: when the engine judges full-feed sessions by table size, adopt that."""
+    """After a batch: when the engine judges full-feed sessions by table size, adopt that.
+
+    Only the engine holds every route (full-table mode), so only it can tell a full table from
+    a partial one by size; a declared list (FullFeedPeers) always wins.
+    """
     state = getattr(view, "state", None)
-    if state is None or book.declared is not None and book.basis != "engine table size":
+    if state is None:
         return
-    full, basis = state.full_feed_peers()
-    if basis.startswith("table size"):
-        book.adopt_full_feed((p.key for p in full), "engine table size")
+    for version in (4, 6):
+        if version in book.declared and version not in book.adopted:
+            continue
+        try:
+            full, basis = state.full_feed_peers(version)
+        except TypeError:  # a RouteState without per-family denominators
+            full, basis = state.full_feed_peers()
+        if basis.startswith("table size"):
+            book.adopt_full_feed(version, (p.key for p in full), basis)
 
 
 def legit_origin(watchlist: Watchlist, watch: str, origin: Origin | None, known: Iterable[str]) -> bool | None:

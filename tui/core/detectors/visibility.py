@@ -276,7 +276,7 @@ class VisibilityDetector(RoutingDetector):
     def _evidence(self, subject: _Subject, threshold: float) -> dict[str, Any]:
         visible, full = self.book.visibility(subject.prefix)
         holders = self.book.holders(subject.prefix)
-        full_set = self.book.full_feed()
+        full_set = self.book.full_feed(subject.prefix.version)
         not_seeing = sorted(peer_text(p) for p in full_set if p not in holders)
         return {
             "prefix": str(subject.prefix),
@@ -285,7 +285,7 @@ class VisibilityDetector(RoutingDetector):
             "full_feed": full,
             "ratio": round(visible / full, 4) if full else None,
             "threshold": threshold,
-            "basis": self.book.basis,
+            "basis": self.book.basis_of(subject.prefix.version),
             "unknown_peers": self.book.unknown_count(),
             "collectors": self.book.per_collector(subject.prefix),
             "peers_not_seeing": not_seeing[:20],
