@@ -529,3 +529,18 @@ def test_a_very_short_watched_prefix_sees_everything_inside_it():
     upper = [e for e in everything if isinstance(e, RouteAnnounced | RouteWithdrawn) and e.prefix.network >> 31]
     got = [e for e in events if isinstance(e, RouteAnnounced | RouteWithdrawn)]
     assert len(upper) > 1000 and got == upper
+
+
+def test_damaged_gzip_keeps_what_decodes_before_the_damage(tmp_path):
+    """A gzip whose CRC trailer is damaged: every record decodes, and the damage is reported."""
+    original = shared_file(RRC06).read_bytes()
+    damaged = bytearray(original)
+    damaged[-6] ^= 0xFF  # inside the CRC-32 of the trailer
+    path = tmp_path / "damaged.gz"
+    path.write_bytes(bytes(damaged))
+    reader = read_mrt(path)
+    events = events_of(reader)
+    complete = mrt_records(gzip.decompress(original))
+    assert reader.stats.records == len(complete)
+    assert "gzip data corrupt" in events[-1].detail and reader.stats.truncated
+    assert _signature(events) == _signature(events_of(read_mrt(shared_file(RRC06))))

@@ -533,6 +533,9 @@ class MrtStats:
 # -- containers -----------------------------------------------------------------------------------
 
 _READ_SIZE = 1 << 20
+_PIECE = 1 << 14
+"""Compressed input is fed in pieces this big: a decompressor that meets corrupt data loses the
+output of the call that raised, so small pieces keep almost everything before the damage."""
 _OUT_LIMIT = 8 << 20
 
 
@@ -552,9 +555,9 @@ def _container_chunks(fileobj: IO[bytes], end: _StreamEnd) -> Iterator[bytes]:
         make: Callable[[], Any] = lambda: zlib.decompressobj(31)  # noqa: E731
         kind, errors = "gzip", (zlib.error,)
     elif head[:3] == b"BZh":
-        make, kind, errors = bz2.BZ2Decompressor, "bzip2", (OSError, ValueError)
+        make, kind, errors = bz2.BZ2Decompressor, "bzip2", (OSError, ValueError, EOFError)
     elif head[:6] == b"\xfd7zXZ\x00":
-        make, kind, errors = lzma.LZMADecompressor, "xz", (lzma.LZMAError,)
+        make, kind, errors = lzma.LZMADecompressor, "xz", (lzma.LZMAError, EOFError)
     else:
         data = head
         while data:
@@ -562,55 +565,60 @@ def _container_chunks(fileobj: IO[bytes], end: _StreamEnd) -> Iterator[bytes]:
             data = fileobj.read(_READ_SIZE)
         return
     decomp = make()
-    data = head
+    pending = memoryview(head)
     while True:
-        if not data:
-            data = fileobj.read(_READ_SIZE)
-            if not data:
+        if not pending:
+            more = fileobj.read(_READ_SIZE)
+            if not more:
                 break
+            pending = memoryview(more)
+        piece, pending = pending[:_PIECE], pending[_PIECE:]
         try:
             if kind == "gzip":
-                out = decomp.decompress(data, _OUT_LIMIT)
-                data = decomp.unconsumed_tail
-                if out:
-                    yield out
-                if decomp.eof:
-                    data = decomp.unused_data + data
-                    if data.startswith(b"\x1f\x8b"):
-                        decomp = make()  # the next member of a multi-member file
-                    elif data.strip(b"\x00"):
-                        end.problem = f"{len(data)} stray octets after the gzip stream ignored"
-                        return
-                    else:
-                        return
-            else:
-                out = decomp.decompress(data, _OUT_LIMIT)
-                data = b""
-                if out:
-                    yield out
-                while not decomp.eof and not decomp.needs_input:
-                    out = decomp.decompress(b"", _OUT_LIMIT)
+                saved = decomp.copy()
+                try:
+                    out = decomp.decompress(piece, _OUT_LIMIT)
+                except zlib.error:
+                    # Replay the piece in small steps to keep what decodes before the damage
+                    # (a bad CRC only shows at the very end of the stream).
+                    decomp = saved
+                    for step in range(0, len(piece), 512):
+                        yield decomp.decompress(piece[step : step + 512])
+                    raise
+                while True:
                     if out:
                         yield out
-                if decomp.eof:
-                    data = decomp.unused_data
-                    if data[:3] == b"BZh" or data[:6] == b"\xfd7zXZ\x00":
-                        decomp = make()  # the next stream (pbzip2 writes many)
-                    elif data.strip(b"\x00"):
-                        end.problem = f"{len(data)} stray octets after the {kind} stream ignored"
-                        return
-                    else:
-                        return
+                    if decomp.eof or not decomp.unconsumed_tail:
+                        break
+                    out = decomp.decompress(decomp.unconsumed_tail, _OUT_LIMIT)
+            else:
+                out = decomp.decompress(piece, _OUT_LIMIT)
+                while True:
+                    if out:
+                        yield out
+                    if decomp.eof or decomp.needs_input:
+                        break
+                    out = decomp.decompress(b"", _OUT_LIMIT)
         except errors as exc:
             end.problem = f"{kind} data corrupt ({exc})"
             return
+        if decomp.eof:
+            rest = bytes(decomp.unused_data) + bytes(pending)
+            if rest[:2] == b"\x1f\x8b" or rest[:3] == b"BZh" or rest[:6] == b"\xfd7zXZ\x00":
+                decomp = make()  # the next member / stream (cat a.gz b.gz, pbzip2)
+                pending = memoryview(rest)
+                continue
+            tail = rest + fileobj.read()
+            if tail.strip(b"\x00"):
+                end.problem = f"{len(tail)} stray octets after the {kind} stream ignored"
+            return
     if kind == "gzip":
         try:
-            tail = decomp.flush()
+            tail_out = decomp.flush()
         except zlib.error:
-            tail = b""
-        if tail:
-            yield tail
+            tail_out = b""
+        if tail_out:
+            yield tail_out
     if not decomp.eof:
         end.problem = f"{kind} stream cut short"
 
