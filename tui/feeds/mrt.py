@@ -583,7 +583,14 @@ def _container_chunks(fileobj: IO[bytes], end: _StreamEnd) -> Iterator[bytes]:
                     # (a bad CRC only shows at the very end of the stream).
                     decomp = saved
                     for step in range(0, len(piece), 512):
-                        yield decomp.decompress(piece[step : step + 512])
+                        saved = decomp.copy()
+                        try:
+                            yield decomp.decompress(piece[step : step + 512])
+                        except zlib.error:
+                            decomp = saved
+                            for octet in range(step, min(step + 512, len(piece))):
+                                yield decomp.decompress(piece[octet : octet + 1])
+                            raise
                     raise
                 while True:
                     if out:
