@@ -544,3 +544,33 @@ def test_damaged_gzip_keeps_what_decodes_before_the_damage(tmp_path):
     assert reader.stats.records == len(complete)
     assert "gzip data corrupt" in events[-1].detail and reader.stats.truncated
     assert _signature(events) == _signature(events_of(read_mrt(shared_file(RRC06))))
+
+
+def test_random_damage_is_never_fatal():
+    """Seeded random octet changes and cuts in real records, read in all three modes."""
+    import random
+
+    rng = random.Random(20141222)
+    sources = [gzip.decompress(shared_file(f).read_bytes()) for f in (RRC06, UPDATES_2010, BVIEW_64K)]
+    watchlist = Watchlist([NORTH_KOREA, Watch("v6", (Prefix.parse("2001::/16"),), (3333, 6939))])
+    outcomes = Counter()
+    for _ in range(40):
+        raw = bytearray(rng.choice(sources))
+        for _ in range(rng.randint(1, 20)):
+            raw[rng.randrange(len(raw))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            raw = raw[: rng.randrange(len(raw))]
+        for options in ({}, {"watchlist": watchlist}, {"state": RouteState(), "watchlist": watchlist}):
+            reader = read_mrt(io.BytesIO(bytes(raw)), **options)
+            events = events_of(reader)
+            assert isinstance(events[-1], FeedStatus) and events[-1].state == "ended"
+            assert reader.stats.rejected == sum(isinstance(e, RecordRejected) for e in events)
+            for event in events:
+                if isinstance(event, RouteAnnounced):
+                    assert event.prefix.length <= event.prefix.bits
+            state = options.get("state")
+            for info in state.peers() if state else ():
+                for route in list(info.v4.values())[:20] + list(info.v6.values())[:20]:
+                    assert isinstance(route.as_path, tuple) and isinstance(route.next_hop, str)
+            outcomes["rejected" if reader.stats.rejected else "clean"] += 1
+    assert outcomes["rejected"] > 10  # the damage was real
