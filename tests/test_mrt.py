@@ -12,7 +12,6 @@ import gzip
 import io
 import struct
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
