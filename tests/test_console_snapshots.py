@@ -27,7 +27,9 @@ def console(replay_of, monkeypatch):  # noqa: F811 - the fixture imported above
 async def _settle(pilot) -> None:
     await pilot.pause()
     pilot.app.redraw_now()
-    await pilot.pause()
+    # Let every resize-triggered re-render land: the plot lays its ticks out at its final size.
+    for _ in range(3):
+        await pilot.pause(0.05)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

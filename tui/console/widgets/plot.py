@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from tui.console.model import format_ts
@@ -26,6 +27,9 @@ class VisibilityPlot(PlotextPlot):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._shown: tuple[object, ...] | None = None
+        self._title = ""
+        self._buckets: list[Bucket] = []
+        self._marks: list[float] = []
 
     def show(self, title: str, buckets: Sequence[Bucket], marks: Sequence[float] = ()) -> None:
         """Plot ``buckets`` (one prefix's timeline); ``marks`` are times of findings."""
@@ -33,14 +37,25 @@ class VisibilityPlot(PlotextPlot):
         if key == self._shown:
             return
         self._shown = key
+        self._title = title
+        self._buckets = list(buckets)
+        self._marks = list(marks)
+        self.refresh()
+
+    def render(self) -> RenderResult:
+        """Draw from scratch at the current size (plotext keeps state between draws otherwise)."""
+        self._draw()
+        return super().render()
+
+    def _draw(self) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
+        title, buckets = self._title, self._buckets
         plt.title(clean(title))
         known = [(b.start, b.ratio * 100) for b in buckets if b.ratio is not None]
         if not known:
-            plt.title(clean(f"{title}: no visibility data yet"))
-            self.refresh()
+            plt.title(clean(f"{title}: no visibility data yet" if title else "no prefix selected"))
             return
         xs, ys = zip(*known, strict=True)
         plt.plot(xs, ys, marker="braille", label="visible %")
@@ -48,15 +63,18 @@ class VisibilityPlot(PlotextPlot):
         if flaps:
             fx, fy = zip(*flaps, strict=True)
             plt.scatter(fx, fy, marker="x", label="withdrawals")
-        for ts in marks:
+        for ts in self._marks:
             plt.vline(ts)
         plt.ylim(0, 100)
         lo, hi = xs[0], xs[-1]
         if hi == lo:
             hi = lo + 60
         plt.xlim(lo, hi)
-        ticks = [lo, lo + (hi - lo) / 2, hi]
         cut = 19 if hi - lo < 600 else 16  # seconds matter only in a short window
+        # Labels must never crowd: plotext places colliding labels in an order that varies
+        # from run to run, so give each label room (its width plus a margin).
+        room = (cut - 11 + 1) + 5
+        count = max(2, min(5, (self.size.width - 8) // room))
+        ticks = [lo + (hi - lo) * i / (count - 1) for i in range(count)]
         plt.xticks(ticks, [format_ts(t)[11:cut] + "Z" for t in ticks])
         plt.yticks([0, 50, 100], ["0%", "50%", "100%"])
-        self.refresh()
