@@ -95,6 +95,16 @@ def default_instance_name(shard: Shard = ALL) -> str:
     return subject_token(name if shard.count == 1 else f"{name}-{shard.index}of{shard.count}")
 
 
+def _being_cancelled() -> bool:
+    """Whether the running task has been asked to stop.
+
+    nats-py turns a cancellation inside ``publish_async`` into ``TooManyStalledMsgsError``; a
+    loop that retries on client errors must check this, or it swallows its own cancellation.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def _printable(text: str, limit: int = 120) -> str:
     """Untrusted text made safe for a log line: no control characters, bounded length."""
     return _UNPRINTABLE.sub("?", text)[:limit]
@@ -227,6 +237,7 @@ class NatsPublisher:
         self._idle = asyncio.Event()
         self._idle.set()
         self._progress = asyncio.Event()
+        self._stopping = False
         self._client: Client | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._headers_base = {HEADER_INSTANCE: self.instance}
@@ -298,7 +309,7 @@ class NatsPublisher:
         assert self._client is not None
         js = self._client.jetstream()
         backoff = 0.2
-        while True:
+        while not self._stopping:
             if not self._pending:
                 self._idle.set()
                 self._wake.clear()
@@ -315,6 +326,8 @@ class NatsPublisher:
             except (asyncio.TimeoutError, nats.errors.Error, OSError) as exc:
                 for future in futures:
                     future.cancel()
+                if _being_cancelled():
+                    raise asyncio.CancelledError from None
                 # Put the chunk back in front: the retry uses the same ids, so whatever did get
                 # stored before the failure is dropped by JetStream as a duplicate.
                 self._pending.extendleft(reversed(chunk))
@@ -349,7 +362,7 @@ class NatsPublisher:
         self.append([status])
 
     async def _heartbeats(self) -> None:
-        while True:
+        while not self._stopping:
             await self._send_heartbeat("alive")
             await asyncio.sleep(self.heartbeat_interval)
 
@@ -370,6 +383,8 @@ class NatsPublisher:
             # is exactly what heartbeats are for.
             await self._client.publish(heartbeat_subject(self.instance, self.address.root), beat.to_json())
         except (nats.errors.Error, OSError) as exc:
+            if _being_cancelled():
+                raise asyncio.CancelledError from None
             self.errors += 1
             self.last_error = _printable(str(exc) or type(exc).__name__)
 
@@ -397,13 +412,16 @@ class NatsPublisher:
             self._client = None
 
     async def _cancel_tasks(self) -> None:
+        # A flag as well as cancel(): Python 3.11's wait_for and nats-py's publish_async can each
+        # swallow a cancellation, and the loops must end anyway.
+        self._stopping = True
+        self._wake.set()
+        self._progress.set()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        if self._tasks:
+            # Bounded: a task stuck in a client call must not hang the collector's shutdown.
+            await asyncio.wait(self._tasks, timeout=5.0)
         self._tasks = []
 
     def stats(self) -> dict[str, Any]:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import inspect
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,7 +28,16 @@ from tui.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, add_config_ar
 from tui.commands.snapshot import add_watch_argument, load_watchlist, plain, time_argument
 from tui.core.events import Event, event_to_json
 
-__all__ = ["register", "run", "BatchPump", "default_journal_path", "print_events"]
+__all__ = [
+    "register",
+    "run",
+    "Attachment",
+    "BatchPump",
+    "attach_bus",
+    "attach_journal",
+    "default_journal_path",
+    "print_events",
+]
 
 EPILOG = """\
 examples:
@@ -86,6 +95,16 @@ def default_journal_path(config: Any) -> Path | None:
 # -- the pump between a batch source and the console ----------------------------------------------
 
 
+@dataclass
+class Attachment:
+    """What a console attached to a collector runs on: its engine, the pump and their queue."""
+
+    engine: Any
+    pump: BatchPump
+    queue: asyncio.Queue[list[Event]]
+    label: str
+
+
 class BatchPump:
     """Feeds the console's live queue from an async batch source (the console's ``feeds`` hook).
 
@@ -93,10 +112,14 @@ class BatchPump:
     go into the same queue live feeds use, so an attached console is drawn exactly like a live one.
     """
 
-    def __init__(self, opener: Callable[[], Any], queue: asyncio.Queue[list[Event]], name: str) -> None:
+    def __init__(
+        self, opener: Callable[[], Any], queue: asyncio.Queue[list[Event]], name: str, *, greeting: Sequence[Event] = ()
+    ) -> None:
         self._opener = opener
         self.queue = queue
         self.name = name
+        self.greeting = list(greeting)
+        """Events put on the queue first (say what the console follows)."""
         self.source: Any = None
         self._task: asyncio.Task[None] | None = None
 
@@ -106,6 +129,8 @@ class BatchPump:
         if inspect.isawaitable(source):
             source = await source
         self.source = source
+        if self.greeting:
+            await self.queue.put(self.greeting)
         self._task = asyncio.create_task(self._run(), name=f"attach-{self.name}")
 
     async def _run(self) -> None:
@@ -116,12 +141,15 @@ class BatchPump:
         """Stop moving batches and close the source."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Bounded: on Python 3.11 a cancellation can be lost inside asyncio.wait_for; closing
+            # the source below ends its batches() loop in any case.
+            await asyncio.wait([self._task], timeout=2.0)
         if self.source is not None:
             result = self.source.close()
             if inspect.isawaitable(result):
                 await result
+        if self._task is not None and not self._task.done():
+            await asyncio.wait([self._task], timeout=5.0)
 
 
 # -- headless output --------------------------------------------------------------------------
@@ -200,7 +228,7 @@ def _run_bus(args: argparse.Namespace, watchlist: Any, config: Any, start: float
             return asyncio.run(_headless_bus(follower, engine, args, sys.stdout))
         except BusError as exc:
             raise CommandError(str(exc), EXIT_INPUT) from None
-    return _console(args, config, watchlist, lambda: _started(follower), f"bus {follower.address.display}")
+    return _console(args, config, attach_bus(follower, watchlist))
 
 
 async def _started(source: Any) -> Any:
@@ -266,7 +294,7 @@ def _run_journal(args: argparse.Namespace, watchlist: Any, config: Any, start: f
             return _headless_journal(path, watchlist, args, start, until, sys.stdout)
         if start is not None:
             return _replay_console(path, watchlist, config, args, start, until)
-        return _live_journal_console(path, watchlist, config, args)
+        return _console(args, config, attach_journal(path, watchlist, poll=args.poll))
     except JournalError as exc:
         raise CommandError(str(exc), EXIT_INPUT) from None
 
@@ -318,25 +346,35 @@ def _headless_journal(
     return EXIT_OK
 
 
-def _live_journal_console(path: Path, watchlist: Any, config: Any, args: argparse.Namespace) -> int:
+def attach_journal(path: Path, watchlist: Any, *, poll: float = 0.05) -> Attachment:
+    """An engine holding the journal's current state, and a pump that will feed it new rows."""
     from tui.core.clock import SystemClock
+    from tui.core.events import FeedStatus
     from tui.journal.follow import JournalTail
     from tui.journal.replay import ReplaySession
 
     # The collector's detectors already ran: show the findings it recorded, do not rerun them.
-    session = ReplaySession.open(path, watchlist, findings="recorded")
-    try:
-        session.seek(session.end)  # latest checkpoint + the rows after it
-        engine = session.engine
-        engine.clock = SystemClock()
-        cursor = session.cursor
+    with ReplaySession.open(path, watchlist, findings="recorded") as session:
+        session.seek(session.end)  # the latest checkpoint + the rows after it
+        engine, cursor = session.engine, session.cursor
+    engine.clock = SystemClock()
+    queue: asyncio.Queue[list[Event]] = asyncio.Queue()
+    hello = [FeedStatus(engine.clock.now(), "journal", "up", f"following {path.name} from event #{cursor}")]
 
-        def opener() -> Any:
-            return JournalTail(path, after_seq=cursor, poll_interval=args.poll)
+    def opener() -> Any:
+        return JournalTail(path, after_seq=cursor, poll_interval=poll)
 
-        return _console(args, config, watchlist, opener, f"journal {path}", engine=engine)
-    finally:
-        session.close()
+    return Attachment(engine, BatchPump(opener, queue, f"journal {path}", greeting=hello), queue, f"journal {path}")
+
+
+def attach_bus(follower: Any, watchlist: Any) -> Attachment:
+    """An empty engine, and a pump that will connect ``follower`` and feed it the stream."""
+    from tui.core.clock import SystemClock
+    from tui.core.engine import Engine
+
+    queue: asyncio.Queue[list[Event]] = asyncio.Queue()
+    label = f"bus {follower.address.display}"
+    return Attachment(Engine(watchlist, SystemClock()), BatchPump(lambda: _started(follower), queue, label), queue, label)
 
 
 def _replay_console(
@@ -346,9 +384,6 @@ def _replay_console(
 
     session = ReplaySession.open(path, watchlist, findings="recorded")
     with session:
-        if until is not None:
-            session.clock.end = min(session.clock.end, max(until, session.start))
-        session.seek(max(start, session.start))
         from tui.console import app  # Textual only past this point
 
         runner = getattr(app, "run_replay", None)
@@ -359,24 +394,11 @@ def _replay_console(
         return int(runner(session, **options) or 0)
 
 
-def _console(
-    args: argparse.Namespace, config: Any, watchlist: Any, opener: Callable[[], Any], label: str, *, engine: Any = None
-) -> int:
-    """Open the console in live mode, fed by ``opener()``'s batches instead of live feeds."""
+def _console(args: argparse.Namespace, config: Any, attachment: Attachment) -> int:
+    """Open the console in live mode, fed by the attachment's pump instead of live feeds."""
     from tui.console import app  # Textual only past this point
 
-    if engine is None:
-        from tui.core.clock import SystemClock
-        from tui.core.engine import Engine
-
-        engine = Engine(watchlist, SystemClock())
-    queue: asyncio.Queue[list[Event]] = asyncio.Queue()
-    pump = BatchPump(opener, queue, label)
     runner = getattr(app, "run_attached", None)
-    if runner is not None:
-        return int(runner(engine, pump, queue, config, args, label) or 0)
-    options = app._app_options(config, args) if hasattr(app, "_app_options") else {}
-    console = app.WatchfloorApp(engine, feeds=pump, feed_queue=queue, **options)
-    console.title = f"Watchfloor — attached to {plain(label)}"
-    console.run()
-    return console.return_code or 0
+    if runner is None:
+        raise CommandError("this console cannot attach yet; use --headless", EXIT_USAGE)
+    return int(runner(attachment.engine, attachment.pump, attachment.queue, config, args, plain(attachment.label)) or 0)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Protocol
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
 
@@ -39,7 +39,7 @@ from tui.core.clock import MAX_SPEED, VirtualClock
 from tui.core.events import FeedStatus
 from tui.core.prefixes import Prefix
 
-__all__ = ["ReplayControl", "WatchfloorApp", "run_live", "run_replay"]
+__all__ = ["ReplayControl", "WatchfloorApp", "run_attached", "run_live", "run_replay"]
 
 
 class ReplayControl(Protocol):
@@ -167,8 +167,8 @@ class WatchfloorApp(App[int]):
 
     def redraw_if_changed(self) -> None:
         """The timer: redraw tables when the revision moved, the status line when time moved."""
-        screen = self.screen
-        if not isinstance(screen, ConsoleScreen):
+        screen = self._console_screen()
+        if screen is None:
             return
         now = self.now()
         shown_time = (int(now), self.replay_playing, getattr(self.replay.clock, "speed", 0) if self.replay else 0)
@@ -347,9 +347,17 @@ class WatchfloorApp(App[int]):
 
     def screen_status(self) -> None:
         """Redraw the status line and replay bar now."""
-        screen = self.screen
-        if isinstance(screen, ConsoleScreen):
+        screen = self._console_screen()
+        if screen is not None:
             screen.refresh_status()
+
+    def _console_screen(self) -> ConsoleScreen | None:
+        """The active screen when it is one of ours (not a dialog; none while shutting down)."""
+        try:
+            screen = self.screen
+        except ScreenStackError:  # a timer firing while the app closes
+            return None
+        return screen if isinstance(screen, ConsoleScreen) else None
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette: the main actions, then Textual's own (theme, quit, ...)."""
@@ -416,6 +424,19 @@ def run_replay(
     if start is not None and session.start < start <= session.end:
         session.seek(start)
     app = WatchfloorApp(session.engine, replay=session, **options)
+    app.run()
+    return app.return_code or 0
+
+
+def run_attached(engine: Any, feeds: Any, queue: asyncio.Queue[Any], config: Any, args: Any, label: str) -> int:
+    """Open the console over a running collector (``watchfloor attach``).
+
+    ``feeds`` is the attach command's pump (``start()``/``stop()``) putting the batches of a
+    journal tail or a NATS consumer on ``queue``: the console runs exactly as live, fed by it.
+    """
+    options = _app_options(config, getattr(args, "theme", None))
+    app = WatchfloorApp(engine, feeds=feeds, feed_queue=queue, **options)
+    app.sub_title = f"attached to {label}"
     app.run()
     return app.return_code or 0
 
