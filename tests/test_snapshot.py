@@ -44,7 +44,8 @@ def test_snapshot_json_of_a_full_table_with_the_builtin_watchlist(et_header, cap
     ]
 
     exact = by_prefix["210.52.109.0/24"]
-    assert exact["visible_peers"] == 1 and exact["visibility"] == 1.0 and exact["origins"] == [9929]
+    assert exact["visible_peers"] == 1 and exact["full_feed_peers"] == 1 and exact["visibility"] == 1.0
+    assert exact["origins"] == [9929]
     (route,) = exact["routes"]
     assert {k: route[k] for k in ("peer_ip", "peer_asn")} == PEER
     assert route["as_path"] == "2914 7018 9929 9929" and route["origin"] == 9929

@@ -157,6 +157,7 @@ def snapshot_data(engine: Engine, at: float | None) -> dict[str, Any]:
                 "prefix": str(entry.prefix),
                 "watch": entry.watch,
                 "visible_peers": vis.visible,
+                "full_feed_peers": vis.full_feed,
                 "visibility": vis.ratio,
                 "unknown_peers": vis.unknown,
                 "origins": origins,
@@ -202,7 +203,7 @@ def render_table(data: dict[str, Any], watchlist: Watchlist, out: TextIO) -> Non
             shown = f"{share * 100:.0f}%"
             status = "critical" if share < thresholds.visibility_critical else "warning" if share < thresholds.visibility_warn else "ok"
         origins = " ".join(_origin_text(o) for o in p["origins"]) or "-"
-        rows.append((plain(p["watch"]), p["prefix"], f"{p['visible_peers']}/{peers['full_feed']}", shown, status, origins))
+        rows.append((plain(p["watch"]), p["prefix"], f"{p['visible_peers']}/{p['full_feed_peers']}", shown, status, origins))
         lines = []
         for ms in p["more_specifics"]:
             ms_origins = " ".join(_origin_text(o) for o in ms["origins"]) or "-"
