@@ -555,10 +555,13 @@ class NatsFollower:
             self._wake.clear()
             messages, self._inbox = self._inbox, []
             events, self._local = self._local, []
-            for msg in messages:
+            last = len(messages) - 1
+            for index, msg in enumerate(messages):
                 if self.finished:
                     break
-                events.extend(self._decode(msg))
+                # Reading a message's metadata costs as much as a third of decoding it: only the
+                # last of a burst (for num_pending), heartbeats and windows need it.
+                events.extend(self._decode(msg, with_meta=index == last or self.until is not None))
             if self.caught_up and not self.finished:
                 if self.until is not None and self.clock.now() > self.until:
                     self.finished = True
@@ -567,26 +570,31 @@ class NatsFollower:
             for start in range(0, len(events), self.max_batch):
                 yield events[start : start + self.max_batch]
 
-    def _decode(self, msg: Msg) -> list[Event]:
+    def _meta(self, msg: Msg) -> tuple[float, int]:
+        """(bus time, stream sequence) of ``msg``; updates :attr:`caught_up`."""
         try:
             meta = msg.metadata
-            bus_ts = meta.timestamp.timestamp()
-            seq = meta.sequence.stream
             self.caught_up = meta.num_pending == 0
+            return meta.timestamp.timestamp(), meta.sequence.stream
         except (nats.errors.NotJSMessageError, AttributeError, ValueError):
-            bus_ts, seq = self.clock.now(), 0
-        if self.until is not None and bus_ts > self.until:
-            self.finished = True
-            return []
-        self.last_bus_ts = bus_ts
-        self.received += 1
+            return self.clock.now(), 0
+
+    def _decode(self, msg: Msg, *, with_meta: bool = True) -> list[Event]:
         subject = msg.subject
-        location = f"{self.address.stream} #{seq} {_printable(subject, 80)}"
-        if instance_of_subject(subject, self.address.root) is not None:
+        heartbeat = instance_of_subject(subject, self.address.root) is not None
+        seq = 0
+        if with_meta or heartbeat:
+            bus_ts, seq = self._meta(msg)
+            if self.until is not None and bus_ts > self.until:
+                self.finished = True
+                return []
+            self.last_bus_ts = bus_ts
+        self.received += 1
+        if heartbeat:
             try:
                 return list(self.monitor.observe(Heartbeat.from_json(msg.data), bus_ts))
             except BusError as exc:
-                return [self._reject(bus_ts, location, str(exc), msg.data)]
+                return [self._reject(msg, str(exc))]
         msg_id = (msg.headers or {}).get(HEADER_MSG_ID)
         if msg_id:
             if msg_id in self._seen:
@@ -602,11 +610,13 @@ class NatsFollower:
                 raise EventDecodeError("not a JSON object")
             return [event_from_dict(data)]
         except (ValueError, EventDecodeError) as exc:
-            return [self._reject(bus_ts, location, f"not a Watchfloor event: {exc}", msg.data)]
+            return [self._reject(msg, f"not a Watchfloor event: {exc}")]
 
-    def _reject(self, ts: float, location: str, reason: str, payload: bytes) -> RecordRejected:
+    def _reject(self, msg: Msg, reason: str) -> RecordRejected:
         self.rejected += 1
-        excerpt = _printable(payload[:80].decode("utf-8", "replace"), 80)
+        ts, seq = self._meta(msg)
+        location = f"{self.address.stream} #{seq} {_printable(msg.subject, 80)}"
+        excerpt = _printable(msg.data[:80].decode("utf-8", "replace"), 80)
         return RecordRejected(ts, BUS_FEED, location, _printable(reason, 200), excerpt)
 
     async def close(self) -> None:
