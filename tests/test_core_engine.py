@@ -4,6 +4,7 @@ from tui.core.aspath import parse_path
 from tui.core.clock import FixedClock, VirtualClock
 from tui.core.engine import Engine
 from tui.core.events import (
+    PeerKey,
     FeedStatus,
     PeerStateChanged,
     RouteAnnounced,
@@ -99,3 +100,15 @@ def test_visibility_denominator_is_per_ip_version():
     assert (vis.visible, vis.full_feed, vis.basis) == (1, 2, "config")
     # the IPv6 denominator was not declared: still judged from the data
     assert engine.visibility(v6).full_feed == 1
+
+
+def test_route_kept_for_its_watched_origin_is_withdrawn_and_replaced():
+    engine = make_engine()
+    elsewhere = Prefix.parse("198.51.100.0/24")  # not watched, but originated by AS131279
+    engine.ingest([announce(1, "192.0.2.1", elsewhere, "3356 131279")])
+    assert engine.state.holds(PeerKey("rrc00", "192.0.2.1", 3356), elsewhere)
+    engine.ingest([withdraw(2, "192.0.2.1", elsewhere)])
+    assert engine.state.route_count() == 0
+    engine.ingest([announce(3, "192.0.2.1", elsewhere, "3356 131279"), announce(4, "192.0.2.1", elsewhere, "3356 64500")])
+    (peer, route), = engine.state.routes_to(elsewhere)
+    assert route.as_path == (3356, 64500)  # the move to a foreign origin is kept, not left stale

@@ -204,6 +204,9 @@ class Engine:
             relations = self.watchlist.relations(event.prefix)
             as_path = event.as_path if isinstance(event, RouteAnnounced) else None
             relevant = bool(relations) or self.watchlist.is_relevant(event.prefix, as_path)
+            # A route kept only for its watched origin must still be withdrawn (or replaced by
+            # a path with another origin), though the prefix itself is not watched.
+            relevant = relevant or self.state.holds(event.peer, event.prefix)
             if not relevant and not self.keep_all_routes:
                 # Still proves the session is alive: it must count among the full-feed peers.
                 seen = PeerSeen(event.ts, event.collector, event.peer_ip, event.peer_asn, event.source)

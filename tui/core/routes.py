@@ -146,6 +146,11 @@ class RouteState:
         """Every session ever heard of."""
         return iter(self._peers.values())
 
+    def holds(self, peer: PeerKey, prefix: Prefix) -> bool:
+        """True when session ``peer`` currently holds a route to exactly ``prefix``."""
+        info = self._peers.get(peer)
+        return info is not None and prefix.wire_key in info.table(prefix.version)
+
     def has_peer(self, key: PeerKey) -> bool:
         """Whether session ``key`` has been heard of."""
         return key in self._peers
