@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, shared_file
-from nats_lab import NatsServer, bgpdump_events, nats_server, shard_events
+from nats_lab import NatsServer, bgpdump_events, nats_server, require_nats_server as server_binary, shard_events
 from tui.bus.nats import NatsFollower, NatsPublisher, StreamSettings
 from tui.bus.protocol import BusError, parse_bus_url
 from tui.core.events import Event, FeedStatus, PeerStateChanged, RecordRejected, event_to_json
@@ -270,3 +270,30 @@ def test_bus_address_is_reused_by_publisher_and_follower():
     address = parse_bus_url("nats://127.0.0.1:1?stream=S&root=r")
     assert NatsPublisher(address, "i").address is address
     assert NatsFollower(address).subjects == ("r.>",)
+
+
+async def test_server_restart_loses_nothing_and_duplicates_nothing(tmp_path, events):
+    """The bus goes away mid-stream and comes back on the same port with its file store."""
+    own = NatsServer(server_binary(), tmp_path)
+    own.start()
+    try:
+        url = f"{own.url}?stream=RESTART&root=rst"
+        publisher = NatsPublisher(url, "steady", heartbeat_interval=0.2, ack_timeout=2.0)
+        await publisher.start()
+        console = await Console(follower(url)).start()
+        publisher.append(events[:1000])
+        assert await publisher.flush(LIMIT)
+        await console.wait_for("the first thousand", lambda got: routes(got) == routes(events[:1000]))
+
+        own.stop()
+        await console.wait_for("the lost connection", lambda got: statuses(got, "bus", "down"))
+        publisher.append(events[1000:2000])  # queued while the bus is away
+        own.start(same_port=True)
+        assert await publisher.flush(LIMIT), publisher.stats()
+        await console.wait_for("everything, once", lambda got: routes(got) == routes(events[:2000]))
+        await console.wait_for("the connection back", lambda got: statuses(got, "bus", "up")[1:])
+        await publisher.close()
+        await console.close()
+        assert publisher.stats()["dropped"] == 0
+    finally:
+        own.stop()
