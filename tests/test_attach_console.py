@@ -22,13 +22,17 @@ SPLIT = 3000
 
 
 @pytest.fixture(scope="module")
-def events() -> list[Event]:
+def captured() -> list[Event]:
+    """The capture as recorded in 2010 (what a collector fed from files journals)."""
+    return bgpdump_events(shared_file(EVENTS_FILE))
+
+
+@pytest.fixture(scope="module")
+def events(captured) -> list[Event]:
     """The capture moved to end now, as a live collector would have recorded it.
 
-    An attached console is a live console: its clock is the wall clock, and heartbeat gaps are
-    in bus time, so the data must be current too.
+    Heartbeat gaps are in bus time (now), so over the bus the data must be current too.
     """
-    captured = bgpdump_events(shared_file(EVENTS_FILE))
     shift = time.time() - 60 - captured[-1].ts
     return [replace(e, ts=e.ts + shift) for e in captured]
 
@@ -50,8 +54,10 @@ async def until_true(pilot, what, condition) -> None:
         await pilot.pause(0.02)
 
 
-async def test_console_attached_to_a_journal(tmp_path, events, watched):
+async def test_console_attached_to_a_journal(tmp_path, captured, watched):
+    """Old data on purpose: the console must not mix today's time into the journal's timeline."""
     early, late, watchlist = watched
+    events = captured
     path = tmp_path / "collector.journal"
     with JournalWriter(path, watchlist=watchlist, background=False, checkpoint_interval=60) as writer:
         for start in range(0, SPLIT, 100):

@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import inspect
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -316,8 +317,6 @@ def _tail_from(path: Path, start: float | None, poll: float) -> Any:
 def _headless_journal(
     path: Path, watchlist: Any, args: argparse.Namespace, start: float | None, until: float | None, out: TextIO
 ) -> int:
-    import time
-
     from tui.core.clock import SystemClock
     from tui.core.engine import Engine
 
@@ -357,9 +356,12 @@ def attach_journal(path: Path, watchlist: Any, *, poll: float = 0.05) -> Attachm
     with ReplaySession.open(path, watchlist, findings="recorded") as session:
         session.seek(session.end)  # the latest checkpoint + the rows after it
         engine, cursor = session.engine, session.cursor
+        # Stamped with the journal's time, not the wall clock: a journal of old data (a collector
+        # fed from files) must not get a sample from today in the middle of its timeline.
+        said_at = session.end if cursor else time.time()
     engine.clock = SystemClock()
     queue: asyncio.Queue[list[Event]] = asyncio.Queue()
-    hello = [FeedStatus(engine.clock.now(), "journal", "up", f"following {path.name} from event #{cursor}")]
+    hello = [FeedStatus(said_at, "journal", "up", f"following {path.name} from event #{cursor}")]
 
     def opener() -> Any:
         return JournalTail(path, after_seq=cursor, poll_interval=poll)
