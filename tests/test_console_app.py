@@ -431,3 +431,25 @@ async def test_live_console_with_unreachable_feeds_shows_them_down_and_keeps_run
     finally:
         journal.close()
     assert (tmp_path / "live.journal").exists()  # --journal records the live run
+
+
+async def test_plot_survives_buckets_spanning_years_and_marks_outside_the_window():
+    """Out-of-order or far-apart buckets once made plotext allocate without bound."""
+    from textual.app import App, ComposeResult
+
+    from tui.console.widgets.plot import VisibilityPlot
+    from tui.core.timeline import Bucket
+
+    class PlotApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield VisibilityPlot(id="plot")
+
+    app = PlotApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        plot = app.query_one(VisibilityPlot)
+        plot.show("p", [Bucket(1_800_000_000.0, 5, 10), Bucket(1_267_286_400.0, 10, 10, withdrawals=1)],
+                  marks=[0.0, 1_267_286_400.0, 4e9])
+        await pilot.pause()
+        drawn = plot.render()
+        text = getattr(drawn, "plain", str(drawn))
+        assert "100%" in text  # drawn, with its y axis

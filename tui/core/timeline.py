@@ -44,7 +44,7 @@ class Timeline:
         if bucket is None:
             bucket = series[start] = Bucket(start)
             if len(series) > self.max_buckets:
-                series.popitem(last=False)
+                del series[min(series)]  # the earliest in time, not the first to arrive
         return bucket
 
     def count_update(self, key: str, ts: float, *, withdrawal: bool) -> None:
@@ -65,7 +65,9 @@ class Timeline:
         """Buckets of ``key`` in time order, carrying the last known visibility forward."""
         out = []
         last: tuple[int | None, int | None] = (None, None)
-        for bucket in self._series.get(key, {}).values():
+        # Buckets are created in arrival order; a late or early event (feeds are not ordered
+        # across each other) must not put the series out of time order.
+        for _, bucket in sorted(self._series.get(key, {}).items()):
             if bucket.visible is None:
                 bucket = Bucket(bucket.start, last[0], last[1], bucket.announcements, bucket.withdrawals)
             else:

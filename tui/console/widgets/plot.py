@@ -63,12 +63,14 @@ class VisibilityPlot(PlotextPlot):
         if flaps:
             fx, fy = zip(*flaps, strict=True)
             plt.scatter(fx, fy, marker="x", label="withdrawals")
-        for ts in self._marks:
-            plt.vline(ts)
-        plt.ylim(0, 100)
-        lo, hi = xs[0], xs[-1]
+        lo, hi = min(xs), max(xs)
         if hi == lo:
             hi = lo + 60
+        for ts in self._marks:
+            # A mark outside the plotted window would stretch plotext's canvas to reach it.
+            if lo <= ts <= hi:
+                plt.vline(ts)
+        plt.ylim(0, 100)
         plt.xlim(lo, hi)
         cut = 19 if hi - lo < 600 else 16  # seconds matter only in a short window
         # Labels must never crowd: plotext places colliding labels in an order that varies
