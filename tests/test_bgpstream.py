@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -36,7 +35,6 @@ from tui.feeds.bgpstream import (
     pybgpstream_available,
     select_dumps,
 )
-from tui.feeds.http import Backoff
 from tui.feeds.mrt import read_mrt_files
 
 START, UNTIL = 1427846400, 1427847300  # 2015-04-01 00:00-00:15 UTC

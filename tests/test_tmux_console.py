@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import REPO, shared_file
+from conftest import shared_file
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -32,7 +32,7 @@ class Tmux:
         env.pop("NO_COLOR", None)
         env.pop("WATCHFLOOR_CONFIG", None)
         self.env = env
-        shell = " ".join(f"'{part}'" for part in command) + f" ; echo EXITED $? ; sleep 30"
+        shell = " ".join(f"'{part}'" for part in command) + " ; echo EXITED $? ; sleep 30"
         self.run("new-session", "-d", "-s", "wf", "-x", str(width), "-y", str(height), shell)
 
     def run(self, *args: str) -> str:

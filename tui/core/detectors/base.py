@@ -39,6 +39,7 @@ __all__ = [
     "FindingBook",
     "RouteBook",
     "ALL_PREFIXES",
+    "keys_touched",
     "Origin",
     "origin_key",
     "origin_text",
@@ -237,6 +238,15 @@ ALL_PREFIXES: frozenset[Prefix] = frozenset()
 """Returned by :meth:`RouteBook.apply` when an event may change every prefix (a session, a feed)."""
 
 _UP, _DOWN, _UNKNOWN = "up", "down", "unknown"
+
+
+def keys_touched(keys: Iterable[tuple[str, Prefix]], changed: frozenset[Prefix] | set[Prefix] | None) -> list[tuple[str, Prefix]]:
+    """The (watch, prefix) keys whose prefix is in ``changed``: all for ALL_PREFIXES, none for None."""
+    if changed is None:
+        return []
+    if changed is ALL_PREFIXES:
+        return list(keys)
+    return [k for k in keys if k[1] in changed]
 
 
 class RouteBook:

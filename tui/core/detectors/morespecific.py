@@ -23,8 +23,8 @@ from tui.core.events import Event, Finding, RouteAnnounced, Severity
 from tui.core.prefixes import Prefix
 
 from tui.core.detectors.base import (
-    ALL_PREFIXES,
     RoutingDetector,
+    keys_touched,
     legit_origin,
     origin_key,
     peer_text,
@@ -54,13 +54,7 @@ class MoreSpecificDetector(RoutingDetector):
                     # The most specific watched prefix is the one that matters for the verdict.
                     if current is None or watched.length > current.length:
                         self.inside[(watch, event.prefix)] = watched
-        if changed is None:
-            return
-        if changed is ALL_PREFIXES:
-            targets = list(self.inside)
-        else:
-            targets = [k for k in self.inside if k[1] in changed]
-        for key in targets:
+        for key in keys_touched(self.inside, changed):
             self._judge(key, event.ts, out)
 
     def _judge(self, key: tuple[str, Prefix], ts: float, out: list[Finding]) -> None:

@@ -17,7 +17,7 @@ from tui.core.aspath import upstream_of
 from tui.core.events import Event, Finding, RouteAnnounced, Severity
 from tui.core.prefixes import Prefix
 
-from tui.core.detectors.base import ALL_PREFIXES, RoutingDetector, legit_origin, origin_key, peer_text
+from tui.core.detectors.base import RoutingDetector, keys_touched, legit_origin, origin_key, peer_text
 
 __all__ = ["UpstreamDetector"]
 
@@ -45,13 +45,7 @@ class UpstreamDetector(RoutingDetector):
                     if legit_origin(self.watchlist, watch, event.origin, known) is False:
                         continue  # a hijacked more-specific: the more-specific detector reports it
                 self.subjects[(watch, event.prefix)] = {"first_seen": event.ts, "learned": []}
-        if changed is None:
-            return
-        if changed is ALL_PREFIXES:
-            targets = list(self.subjects)
-        else:
-            targets = [k for k in self.subjects if k[1] in changed]
-        for key in targets:
+        for key in keys_touched(self.subjects, changed):
             self._judge(key, event.ts, out)
 
     def _judge(self, key: tuple[str, Prefix], ts: float, out: list[Finding]) -> None:
