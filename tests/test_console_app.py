@@ -453,3 +453,39 @@ async def test_plot_survives_buckets_spanning_years_and_marks_outside_the_window
         drawn = plot.render()
         text = getattr(drawn, "plain", str(drawn))
         assert "100%" in text  # drawn, with its y axis
+
+
+async def test_live_console_runs_the_dns_checks_of_watched_zones(tmp_path):
+    """Bare `watchfloor` checks the watched zones too: a real NSD on loopback fills the DNS pane."""
+    import dataclasses
+    import types
+
+    import dns_lab
+    from tui.config import ZoneConfig, builtin_config
+    from tui.console.app import build_live
+
+    port = dns_lab.free_port()
+    zone = dns_lab.zone_text("kp.", 2024010101, {"ns1.kp.": "127.0.0.1"})
+    server = dns_lab.nsd(tmp_path, "kp", "127.0.0.1", port, {"kp.": zone}).start()
+    try:
+        config = builtin_config()
+        config = dataclasses.replace(
+            config,
+            zones=(ZoneConfig("kp.", nameservers=(f"127.0.0.1:{port}",)),),
+            feeds=dataclasses.replace(config.feeds, ris_live_enabled=False, ripestat_enabled=False),
+        )
+        engine, feeds, queue, note, journal = build_live(config, types.SimpleNamespace(journal=""))
+        app = WatchfloorApp(engine, feeds=feeds, feed_queue=queue)
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(500):
+                if any(r.outcome == "ok" and r.serial == 2024010101 for r in engine.dns.values()):
+                    break
+                await asyncio.sleep(0.02)
+            await _settle(pilot, app)
+            assert "dns up" in screen_text(app)  # the checks count as a feed in the status line
+            await pilot.press("3", "z")  # the DNS pane, maximised so every column shows
+            await _settle(pilot, app)
+            text = screen_text(app)
+            assert "kp." in text and "2024010101" in text and f"127.0.0.1:{port}" in text
+    finally:
+        server.stop()

@@ -427,39 +427,24 @@ class Collector:
                     getter.cancel()
 
     def _feeds(self, clock: Clock, queue: asyncio.Queue[list[Event]]) -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
-        """(name, start, stop) for each feed that can run; absent modules are reported, not fatal."""
-        starters: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = []
+        """(name, start, stop) of the live feeds; an absent module is reported, not fatal."""
+        zones = self.config.all_zones() if self.dns else []
+        if not self.ris_live and not zones:
+            return []
+        try:
+            from tui.feeds.live import LiveFeeds
+        except ImportError as exc:
+            self.say(f"live feeds unavailable ({exc}); running without RIS Live, RIPEstat and DNS checks")
+            return []
+        kwargs: dict[str, Any] = {"clock": clock, "routing": self.ris_live, "dns": bool(zones)}
+        if self.ris_live_url:
+            kwargs["ris_live_url"] = self.ris_live_url
+        if self.http_transport is not None:
+            kwargs["transport"] = self.http_transport
+        feeds = LiveFeeds(self.config, self.watchlist, queue, **kwargs)
+        names = []
         if self.ris_live:
-            try:
-                from tui.feeds.live import LiveFeeds
-            except ImportError as exc:
-                self.say(f"live feeds unavailable ({exc}); running without RIS Live/RIPEstat")
-            else:
-                kwargs: dict[str, Any] = {"clock": clock}
-                if self.ris_live_url:
-                    kwargs["ris_live_url"] = self.ris_live_url
-                if self.http_transport is not None:
-                    kwargs["transport"] = self.http_transport
-                feeds = LiveFeeds(self.config, self.watchlist, queue, **kwargs)
-                url = self.ris_live_url or self.config.feeds.ris_live_url
-                starters.append((f"live feeds (RIS Live {url})", feeds.start, feeds.stop))
-        zones = self.config.all_zones()
-        if self.dns and zones:
-            try:
-                from tui.feeds.dns_probe import DnsProber, ProbeSettings
-            except ImportError as exc:
-                self.say(f"DNS checks unavailable ({exc}); running without them")
-            else:
-                prober = DnsProber(zones, ProbeSettings.from_config(self.config.dns), clock=clock)
-
-                async def push(batch: list[Any]) -> None:
-                    await queue.put(list(batch))
-
-                async def stop_dns() -> None:
-                    prober.stop()
-                    await prober.aclose()
-
-                starters.append(
-                    (f"DNS checks of {', '.join(z.name for z in zones)}", lambda: prober.run(push), stop_dns)
-                )
-        return starters
+            names.append(f"live feeds (RIS Live {self.ris_live_url or self.config.feeds.ris_live_url})")
+        if zones:
+            names.append(f"DNS checks of {', '.join(z.name for z in zones)}")
+        return [(" and ".join(names), feeds.start, feeds.stop)]

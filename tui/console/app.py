@@ -467,7 +467,7 @@ def build_live(config: Any, args: Any) -> tuple[Any, Any, asyncio.Queue[Any], st
     except ImportError as exc:
         return engine, None, queue, f"live feeds unavailable ({exc}); showing an empty watch floor", journal
     try:
-        feeds = LiveFeeds(config, watchlist, queue, clock=clock)
+        feeds = LiveFeeds(config, watchlist, queue, clock=clock, dns=True)
     except Exception as exc:  # noqa: BLE001 - a feed that cannot be set up is shown, never fatal
         return engine, None, queue, f"live feeds could not be set up: {exc}", journal
     return engine, feeds, queue, "", journal

@@ -194,6 +194,8 @@ class Engine:
         self.counters[kind] += 1
         self.last_event_ts = event.ts if self.last_event_ts is None else max(self.last_event_ts, event.ts)
         feed_name = getattr(event, "source", "") or getattr(event, "feed", "")
+        if kind == "dns":
+            feed_name = "dns"  # the DNS checks are a feed too: the status line shows their age
         if feed_name and kind != "finding":
             health = self.feeds.get(feed_name)
             if health is None:
@@ -249,6 +251,8 @@ class Engine:
             self._log(event)
             return True
         if isinstance(event, DnsProbeResult):
+            # The checks ran (whatever they found): failures of servers are findings, not feed trouble.
+            self.feeds["dns"].state = "up"
             self.dns[(event.zone, event.address, event.port, event.transport, event.role)] = event
             if event.outcome != "ok":
                 self._log(event)

@@ -1,15 +1,18 @@
-"""The live feeds for a watchlist: RIS Live plus the RIPEstat initial state, into one queue.
+"""The live feeds for a watchlist: RIS Live, the RIPEstat initial state and DNS checks, into one queue.
 
 :class:`LiveFeeds` is what the console and the collector start. ``start()`` returns at once
-after launching two tasks:
+after launching up to three tasks:
 
 - the RIPEstat bootstrap (full-feed peers, ASN/country expansion, current routes, baseline);
-- the RIS Live client (subscriptions, keepalive, reconnects with gap events).
+- the RIS Live client (subscriptions, keepalive, reconnects with gap events);
+- with ``dns=True``, the DNS prober for every configured or watched zone.
 
 Ordering matters: RIPEstat's routes are a snapshot older than anything RIS Live says, so
 applying them *after* a live update would bring back a withdrawn route. RIS Live batches that
 arrive while the bootstrap runs are held back, and released right after the bootstrap's events;
-the RIS Live subscriptions are then refreshed for the prefixes the expansion added.
+the RIS Live subscriptions are then refreshed for the prefixes the expansion added. Feed status
+and rejected records are not held: a RIS Live that cannot connect is shown at once, even while
+a slow RIPEstat is still being asked.
 
 The routes from RIPEstat carry the RIS Live feed's name as their source: they are the initial
 state of the same sessions, and must go *unknown* together with them when RIS Live drops.
@@ -21,12 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tui.core.clock import Clock, SystemClock
 from tui.core.engine import Engine
-from tui.core.events import Event, FeedStatus
+from tui.core.events import Event, FeedStatus, RecordRejected
 from tui.core.watchlist import Watchlist
 from tui.feeds.ris_live import DEFAULT_SOURCE as RIS_LIVE_FEED
 from tui.feeds.ris_live import RisLiveClient
@@ -60,6 +63,9 @@ class LiveFeeds:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
         ris_live_options: dict[str, Any] | None = None,
+        routing: bool = True,
+        dns: bool = False,
+        dns_options: dict[str, Any] | None = None,
     ) -> None:
         feeds = config.feeds
         self.config = config
@@ -72,8 +78,12 @@ class LiveFeeds:
         self.ripestat_cache_dir = ripestat_cache_dir or feeds.ripestat_cache_dir or None
         self.sleep = sleep
         self.rand = rand
-        self.ris_live_enabled = feeds.ris_live_enabled
-        self.ripestat_enabled = feeds.ripestat_enabled
+        self.ris_live_enabled = routing and feeds.ris_live_enabled
+        self.ripestat_enabled = routing and feeds.ripestat_enabled
+        self.dns_enabled = dns and bool(config.all_zones())
+        self.dns_options = dns_options or {}
+        self.prober: Any = None
+        """The :class:`tui.feeds.dns_probe.DnsProber` while DNS checks run."""
         self.client: RisLiveClient | None = None
         if self.ris_live_enabled:
             self.client = RisLiveClient(
@@ -102,30 +112,53 @@ class LiveFeeds:
             self._tasks.append(asyncio.create_task(self._bootstrap(), name="ripestat-bootstrap"))
         if self.client is not None:
             self._tasks.append(asyncio.create_task(self.client.run(), name="ris-live"))
+        if self.dns_enabled:
+            from tui.feeds.dns_probe import DnsProber, ProbeSettings
+
+            self.prober = DnsProber(
+                self.config.all_zones(), ProbeSettings.from_config(self.config.dns), clock=self.clock, **self.dns_options
+            )
+            self._tasks.append(asyncio.create_task(self.prober.run(self._dns_sink), name="dns-checks"))
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Stop the feeds: RIS Live closes cleanly (an ``ended`` status); the rest is cancelled."""
         if self.client is not None:
             self.client.stop()
+        if self.prober is not None:
+            self.prober.stop()
         if self._tasks:
             done, pending = await asyncio.wait(self._tasks, timeout=timeout)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         self._tasks = []
+        if self.prober is not None:
+            await self.prober.aclose()
+            self.prober = None
         await self._release()
 
     async def _live_sink(self, batch: list[Event]) -> None:
         if self._held is not None:
-            self._held.append(batch)
+            # Only routes must wait for the older RIPEstat snapshot; health goes out at once.
+            health = [e for e in batch if isinstance(e, FeedStatus | RecordRejected)]
+            routes = [e for e in batch if not isinstance(e, FeedStatus | RecordRejected)]
+            if health:
+                await self.queue.put(health)
+            if routes:
+                self._held.append(routes)
             return
         await self.queue.put(batch)
+
+    async def _dns_sink(self, batch: Sequence[Event]) -> None:
+        await self.queue.put(list(batch))
 
     async def _bootstrap(self) -> None:
         from tui.feeds.ripestat import RipestatClient, bootstrap
 
         feeds = self.config.feeds
         route_source = RIS_LIVE_FEED if self.ris_live_enabled else "ripestat"
+        # Say at once that RIPEstat is being asked: with retries and backoff it can take a while.
+        await self.queue.put([FeedStatus(self.clock.now(), "ripestat", "connecting", "asking for the initial state")])
         events: list[Event]
         try:
             async with RipestatClient(
