@@ -153,3 +153,16 @@ def test_untrusted_text_is_escaped_in_plain_output(tmp_path, capsys):
     assert main(["replay", "--headless", str(capture)]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\\x1b[31mred" in out and "[bold]x[/bold]" in out
+
+
+def test_console_commands_refuse_an_unknown_theme_before_opening(tmp_path):
+    """`replay` and `attach` take --theme like the live console, and check it first (exit 3)."""
+    from conftest import shared_file
+
+    from tui.cli import main
+
+    source = shared_file("mrt/libbgpstream/ris.rrc06.updates.1427846400.gz")
+    assert main(["replay", str(source), "--theme", "no-such-theme"]) == 3
+    journal = tmp_path / "j.sqlite"
+    assert main(["record", str(source), "--journal", str(journal)]) == 0
+    assert main(["attach", "--journal", str(journal), "--theme", "no-such-theme"]) == 3

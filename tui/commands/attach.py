@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tui.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, add_config_argument
+from tui.commands.console import add_console_arguments
 from tui.commands.snapshot import add_watch_argument, load_watchlist, plain, time_argument
 from tui.core.events import Event, event_to_json
 
@@ -82,6 +83,7 @@ def register(subparsers: Any) -> None:
         help="with --bus: only these subjects (repeatable; e.g. 'watchfloor.finding.>')",
     )
     parser.add_argument("--poll", type=float, default=0.05, metavar="SECONDS", help="journal poll period (default 0.05)")
+    add_console_arguments(parser)
     add_watch_argument(parser)
     add_config_argument(parser)
     parser.set_defaults(func=run)

@@ -9,6 +9,7 @@ import sys
 from typing import Any, TextIO
 
 from tui.cli import EXIT_OK, EXIT_USAGE, CommandError, add_config_argument
+from tui.commands.console import add_console_arguments
 from tui.commands.snapshot import add_watch_argument, load_watchlist, plain, time_argument
 from tui.core.clock import MAX_SPEED
 from tui.core.engine import LogEntry
@@ -61,6 +62,7 @@ def register(subparsers: Any) -> None:
         "--bgpstream-backend", choices=("auto", "broker", "pybgpstream"), default="auto",
         help="how archives are fetched: pybgpstream when installed (auto), or the broker's HTTP API",
     )
+    add_console_arguments(parser)
     add_watch_argument(parser)
     add_config_argument(parser)
     parser.set_defaults(func=run)
