@@ -15,26 +15,13 @@ import pytest
 
 from conftest import REPO, shared_file
 from nats_lab import NatsServer, nats_server
+from real_cases import CONFIG_2007, MRT_2007
 from tui.config import parse_config
 from tui.bus.shard import Shard, shard_watches
 from tui.core.events import Event, FeedStatus, Finding, event_from_dict, event_to_json
 from tui.journal.store import JournalReader
 
-MRT = "mrt/bgpdump/updates.20070211.0141.gz"
-CONFIG = """
-[[watch]]
-name = "A"
-prefixes = ["91.142.144.0/22"]
-[[watch]]
-name = "B"
-prefixes = ["2001:700::/32"]
-[[watch]]
-name = "C"
-prefixes = ["213.83.17.0/24", "208.96.128.0/20"]
-[[watch]]
-name = "D"
-prefixes = ["192.96.13.0/24"]
-"""
+MRT, CONFIG = MRT_2007, CONFIG_2007
 LIMIT = 120.0
 
 

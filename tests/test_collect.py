@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, shared_file
+from real_cases import CONFIG_2007, MRT_2007
 from tui.cli import main
 from tui.commands.collect import Collector
 from tui.config import parse_config
@@ -25,21 +26,7 @@ from tui.core.events import DnsProbeResult, Finding
 from tui.journal.replay import ReplaySession
 from tui.journal.store import JournalReader
 
-MRT = "mrt/bgpdump/updates.20070211.0141.gz"
-CONFIG = """
-[[watch]]
-name = "A"
-prefixes = ["91.142.144.0/22"]
-[[watch]]
-name = "B"
-prefixes = ["2001:700::/32"]
-[[watch]]
-name = "C"
-prefixes = ["213.83.17.0/24", "208.96.128.0/20"]
-[[watch]]
-name = "D"
-prefixes = ["192.96.13.0/24"]
-"""
+MRT, CONFIG = MRT_2007, CONFIG_2007
 
 
 @pytest.fixture

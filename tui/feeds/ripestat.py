@@ -636,38 +636,30 @@ async def bootstrap(
             events.append(FeedStatus(clock.now(), feed, "error", str(exc)))
 
     # 2. Expand watched ASNs and countries into prefixes.
-    for asn, names in sorted(watchlist.watched_asns().items()):
-        answer = await call("announced-prefixes", {"resource": f"AS{asn}"}, f"prefixes of AS{asn}")
+    async def expand(endpoint: str, params: Mapping[str, Any], what: str, parse: Callable[[Mapping[str, Any]], list[Prefix]],
+                     reason: str, names: list[str]) -> None:
+        answer = await call(endpoint, params, what)
         if answer is None:
-            continue
+            return
         try:
-            prefixes = parse_announced_prefixes(answer.data)
+            prefixes = parse(answer.data)
         except RipestatError as exc:
             result.problems.append(str(exc))
-            continue
-        reason = f"AS{asn}"
+            return
         for name in names:
             watchlist.expand(name, prefixes, reason)
         result.expanded[reason] = prefixes
+
+    for asn, names in sorted(watchlist.watched_asns().items()):
+        await expand("announced-prefixes", {"resource": f"AS{asn}"}, f"prefixes of AS{asn}",
+                     parse_announced_prefixes, f"AS{asn}", names)
     countries: dict[str, list[str]] = {}
     for watch in watchlist.watches.values():
         for cc in watch.countries:
             countries.setdefault(cc.upper(), []).append(watch.name)
     for cc, names in sorted(countries.items()):
-        answer = await call(
-            "country-resource-list", {"resource": cc.lower(), "v4_format": "prefix"}, f"address space of {cc}"
-        )
-        if answer is None:
-            continue
-        try:
-            prefixes = parse_country_resources(answer.data)
-        except RipestatError as exc:
-            result.problems.append(str(exc))
-            continue
-        reason = f"country {cc}"
-        for name in names:
-            watchlist.expand(name, prefixes, reason)
-        result.expanded[reason] = prefixes
+        await expand("country-resource-list", {"resource": cc.lower(), "v4_format": "prefix"}, f"address space of {cc}",
+                     parse_country_resources, f"country {cc}", names)
 
     # 3. The current routes of the watched prefixes, per peer: configured ones first, then
     # ASN expansions, then countries, up to a polite limit (RIS Live fills in the rest as
