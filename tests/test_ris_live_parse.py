@@ -254,3 +254,19 @@ def test_capture_drives_the_engine():
     assert engine.feeds["ris-live-capture"].rejected == 1
     down = [p for p in engine.state.peers() if p.key.peer_asn == 24931]
     assert down and down[0].status == PeerStatus.DOWN
+
+
+def test_a_cut_gzip_capture_keeps_what_was_read_and_says_where_it_ended(tmp_path):
+    import gzip
+
+    from tui.core.events import RecordRejected, RouteAnnounced
+    from tui.feeds.sources import open_sources
+
+    text = shared_file("ris-live/morrowc-rislive/20-msg.ndjson").read_bytes()
+    packed = gzip.compress(text)
+    cut = tmp_path / "capture.ndjson.gz"
+    cut.write_bytes(packed[: len(packed) * 2 // 3])  # a download that stopped two thirds in
+    events = [e for batch in open_sources([cut], None) for e in batch]
+    announced = [e for e in events if isinstance(e, RouteAnnounced)]
+    ended = [e for e in events if isinstance(e, RecordRejected) and "ends early" in e.reason]
+    assert announced and len(ended) == 1 and ended[0].location.startswith(f"{cut}:")

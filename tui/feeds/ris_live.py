@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tui.core.aspath import ASPath, ASPathError, path_from_json
@@ -326,30 +326,40 @@ def parse_message(
 
 
 def read_capture(
-    path: str | PathLike[str], *, source: str = CAPTURE_SOURCE, batch_size: int = 500
+    path: str | PathLike[str],
+    *,
+    source: str = CAPTURE_SOURCE,
+    batch_size: int = 500,
+    opener: Callable[[], IO[bytes]] | None = None,
 ) -> Iterator[list[Event]]:
     """Read a RIS Live capture (one JSON envelope per line) as batches of events.
 
     A broken line becomes a :class:`RecordRejected` at ``path:lineno`` and reading goes on;
     blank lines are skipped. Events without a time of their own get the last time seen.
+    ``opener`` gives the lines' byte stream when it is not the plain file (a decompressor);
+    a stream that ends early (damaged gzip/bzip2) is reported the same way, keeping what was read.
     """
     file = Path(path)
     batch: list[Event] = []
     last_ts = 0.0
-    with file.open("rb") as handle:
-        for lineno, raw in enumerate(handle, 1):
-            if not raw.strip():
-                continue
-            try:
-                events = parse_message(raw, source=source, received=last_ts)
-            except RisLiveParseError as exc:
-                events = [RecordRejected(last_ts, source, f"{file}:{lineno}", str(exc), excerpt(raw.strip()))]
-            for event in events:
-                last_ts = max(last_ts, event.ts)
-            batch.extend(events)
-            if len(batch) >= batch_size:
-                yield batch
-                batch = []
+    lineno = 0
+    try:
+        with opener() if opener is not None else file.open("rb") as handle:
+            for lineno, raw in enumerate(handle, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    events = parse_message(raw, source=source, received=last_ts)
+                except RisLiveParseError as exc:
+                    events = [RecordRejected(last_ts, source, f"{file}:{lineno}", str(exc), excerpt(raw.strip()))]
+                for event in events:
+                    last_ts = max(last_ts, event.ts)
+                batch.extend(events)
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+    except (OSError, EOFError) as exc:
+        batch.append(RecordRejected(last_ts, source, f"{file}:{lineno + 1}", f"file ends early: {exc}"))
     if batch:
         yield batch
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tui.cli import EXIT_INPUT, CommandError
-from tui.core.events import Event, RecordRejected
+from tui.core.events import Event
 from tui.core.watchlist import Watchlist
 from tui.journal.store import SQLITE_MAGIC
 
@@ -113,37 +113,14 @@ def sniff(path: str | PathLike[str]) -> str:
 
 def _read_ris_live(path: Path) -> Iterator[list[Event]]:
     """A RIS Live capture, plain or compressed."""
-    from tui.feeds.ris_live import CAPTURE_SOURCE, RisLiveParseError, excerpt, parse_message, read_capture
+    from tui.feeds.ris_live import read_capture
 
     with open(path, "rb") as handle:
         head = handle.read(4)
-    if not (head.startswith(_GZIP_MAGIC) or _BZIP2_MAGIC.match(head)):
+    if head.startswith(_GZIP_MAGIC) or _BZIP2_MAGIC.match(head):
+        yield from read_capture(path, opener=lambda: _open_compressed(path, head)[0])
+    else:
         yield from read_capture(path)
-        return
-    # Same rules as read_capture (broken line -> RecordRejected), through the decompressor.
-    handle, _ = _open_compressed(path, head)
-    batch: list[Event] = []
-    last_ts = 0.0
-    lineno = 0
-    try:
-        with handle:
-            for lineno, raw in enumerate(handle, 1):
-                if not raw.strip():
-                    continue
-                try:
-                    events = parse_message(raw, source=CAPTURE_SOURCE, received=last_ts)
-                except RisLiveParseError as exc:
-                    events = [RecordRejected(last_ts, CAPTURE_SOURCE, f"{path}:{lineno}", str(exc), excerpt(raw.strip()))]
-                for event in events:
-                    last_ts = max(last_ts, event.ts)
-                batch.extend(events)
-                if len(batch) >= 500:
-                    yield batch
-                    batch = []
-    except (OSError, EOFError) as exc:
-        batch.append(RecordRejected(last_ts, CAPTURE_SOURCE, f"{path}:{lineno + 1}", f"file ends early: {exc}"))
-    if batch:
-        yield batch
 
 
 def _single(kind: str, paths: list[Path], watchlist: Watchlist | None, state: Any) -> Iterator[list[Event]]:
