@@ -437,7 +437,9 @@ class ReplaySession:
     def _step_chunk(self) -> None:
         end_seq = self._end_seq()
         if self.cursor < end_seq:
-            stop = min(self.reader.batch_end(min(self.cursor + self.chunk, end_seq)), end_seq)
+            # A recorded batch may hold thousands of rows; stopping inside one keeps each step
+            # short so a key press is answered at once (findings do not depend on batching).
+            stop = min(self.cursor + self.chunk, end_seq)
             self._goto(stop, jump=False)
             t = self.reader.t_of(stop)
             self.clock.position = t if t is not None else self.clock.position
