@@ -124,3 +124,16 @@ def test_snapshot_of_an_as_set_origin(capsys):
     (entry,) = data["prefixes"]
     assert entry["routes"][0]["origin"] == 13340  # a one-member AS_SET names its origin
     assert entry["routes"][0]["as_path"].endswith("{13340}")
+
+
+def test_snapshot_of_a_cut_file_says_where_it_was_truncated(capsys, tmp_path):
+    """A download that stopped early: everything complete is read, and the table and JSON say so."""
+    whole = shared_file("mrt/bgpdump/updates.20070211.0141.gz").read_bytes()
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(whole[:3000])
+    assert main(["snapshot", str(cut), "--watch", "0.0.0.0/0", "--json"]) in (0, 1)
+    data = json.loads(capsys.readouterr().out)
+    assert data["prefixes"][0]["more_specifics"]  # the complete records were kept
+    assert "truncated at byte offset" in data["feeds"]["mrt"]["detail"]
+    main(["snapshot", str(cut), "--watch", "0.0.0.0/0"])
+    assert "truncated at byte offset" in capsys.readouterr().out

@@ -170,7 +170,7 @@ def snapshot_data(engine: Engine, at: float | None) -> dict[str, Any]:
         "peers": {"up": len(up), "full_feed": len(full), "unknown": unknown, "full_feed_basis": basis},
         "prefixes": prefixes,
         "feeds": {
-            name: {"state": h.state, "messages": h.messages, "rejected": h.rejected, "gaps": h.gaps}
+            name: {"state": h.state, "messages": h.messages, "rejected": h.rejected, "gaps": h.gaps, "detail": h.detail}
             for name, h in sorted(engine.feeds.items())
         },
     }
@@ -216,8 +216,12 @@ def render_table(data: dict[str, Any], watchlist: Watchlist, out: TextIO) -> Non
             for line in details[index - 1]:
                 print(line, file=out)
     for name, feed in data.get("feeds", {}).items():
-        if feed["rejected"] or feed["gaps"]:
-            print(f"feed {plain(name)}: {feed['rejected']} bad records, {feed['gaps']} gaps", file=out)
+        truncated = "truncated" in feed.get("detail", "")
+        if feed["rejected"] or feed["gaps"] or truncated:
+            line = f"feed {plain(name)}: {feed['rejected']} bad records, {feed['gaps']} gaps"
+            if truncated:
+                line += f"; {plain(feed['detail'])}"
+            print(line, file=out)
 
 
 def _origin_text(origin: int | list[int] | None) -> str:
