@@ -403,14 +403,18 @@ async def test_live_console_with_unreachable_feeds_shows_them_down_and_keeps_run
     from tui.console.app import build_live
     from tui.feeds.ris_live import DEFAULT_SOURCE as RIS_LIVE_FEED
 
+    from tui.config import ZoneConfig
+
     config = builtin_config()
     port = _closed_port()
     config = dataclasses.replace(
         config,
+        # Every feed on loopback: the built-in RIPEstat URL and kp.'s NS discovery would leave it.
+        zones=(ZoneConfig("kp.", nameservers=(f"127.0.0.1:{port}",)),),
         feeds=dataclasses.replace(
             config.feeds,
             ris_live_url=f"ws://127.0.0.1:{port}/v1/ws/",
-            ripestat_enabled=False,  # its bootstrap would hold RIS Live's batches back while it retries
+            ripestat_enabled=False,
         ),
     )
     engine, feeds, queue, note, journal = build_live(config, types.SimpleNamespace(journal=str(tmp_path / "live.journal")))
