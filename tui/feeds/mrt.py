@@ -657,6 +657,12 @@ def collector_from_path(path: str | PathLike[str]) -> str | None:
     return None
 
 
+def _short_path(path: str) -> str:
+    """The file name with its folder (``bgpdump/updates.et-header.2015.gz``), without the rest."""
+    parts = Path(path).parts
+    return "/".join(parts[-2:]) if len(parts) >= 2 and parts[-2] not in ("/", "") else path
+
+
 def _file_stem(name: str) -> str:
     stem = Path(name).name
     for suffix in (".gz", ".bz2", ".xz", ".mrt"):
@@ -876,6 +882,10 @@ class _FileDecoder:
             self._fileobj = source
         self._collector = collector or (collector_from_path(self.path) if self.path != "<stream>" else None)
         self.location_name = self.path
+        # Events carry a name that does not depend on where the archive was unpacked, so a journal
+        # (and the screen) reads the same on every machine; "rrc00/updates.20141222.0000.gz" still
+        # tells apart collectors whose archives share file names.
+        self.display_name = _short_path(self.path)
         self._peer_cache: dict[bytes, PeerKey] = {}
         self._peer_index: list[PeerKey] | None = None
         self._rib_counts: dict[PeerKey, list[int]] = {}
@@ -1023,7 +1033,7 @@ class _FileDecoder:
             self._declare_full_feed()
         if self._peer_index is None and self._missing_index_reported:
             problem = (problem + "; " if problem else "") + "RIB records without a PEER_INDEX_TABLE could not be attributed"
-        detail = f"{self.path}: {stats.records} records, {stats.rejected} rejected"
+        detail = f"{self.display_name}: {stats.records} records, {stats.rejected} rejected"
         if problem:
             detail += f"; {problem}"
         ts = stats.last_ts if stats.last_ts is not None else 0.0
