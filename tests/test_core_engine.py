@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from tui.core.aspath import parse_path
 from tui.core.clock import FixedClock, VirtualClock
 from tui.core.engine import Engine
@@ -8,6 +10,7 @@ from tui.core.events import (
     FeedStatus,
     PeerStateChanged,
     RouteAnnounced,
+    RouteSnapshot,
     RouteWithdrawn,
     event_from_dict,
     event_to_dict,
@@ -112,3 +115,47 @@ def test_route_kept_for_its_watched_origin_is_withdrawn_and_replaced():
     engine.ingest([announce(3, "192.0.2.1", elsewhere, "3356 131279"), announce(4, "192.0.2.1", elsewhere, "3356 64500")])
     (peer, route), = engine.state.routes_to(elsewhere)
     assert route.as_path == (3356, 64500)  # the move to a foreign origin is kept, not left stale
+
+
+def test_route_snapshot_becomes_the_withdrawals_and_changes_it_implies():
+    """A refresh after a gap: only real differences reach the journal, as plain route events."""
+    recorded = []
+    engine = Engine(Watchlist([NORTH_KOREA]), FixedClock(0.0), recorder=type("R", (), {"append": lambda _, e: recorded.extend(e)})())
+    inside = Prefix.parse("175.45.177.0/24")
+    engine.ingest([
+        announce(1, "192.0.2.1", NK), announce(1, "192.0.2.2", NK), announce(1, "192.0.2.3", NK),
+        announce(1, "192.0.2.1", inside, "3356 64500"),  # a more-specific: outside the snapshot's scope
+        announce(1, "192.0.2.9", NK, source="other-feed"),  # another feed's session: not this snapshot's
+    ])
+    engine.ingest([FeedStatus(5, "test", "down", "socket closed")])
+    recorded.clear()
+    snapshot = RouteSnapshot(20, "test", (NK,), (
+        announce(15, "192.0.2.1", NK),  # unchanged: nothing to say
+        announce(15, "192.0.2.2", NK, "3356 174 4837 131279"),  # new path
+        announce(15, "192.0.2.4", NK),  # a session first heard of now
+    ), "RIPEstat")  # 192.0.2.3 is missing: withdrawn during the gap
+    engine.ingest([snapshot, FeedStatus(20, "test", "up", "", 5, 18)])
+
+    routes = [(type(e).__name__, e.peer_ip, e.ts) for e in recorded if isinstance(e, RouteAnnounced | RouteWithdrawn)]
+    assert routes == [("RouteWithdrawn", "192.0.2.3", 20), ("RouteAnnounced", "192.0.2.2", 20), ("RouteAnnounced", "192.0.2.4", 20)]
+    assert not any(isinstance(e, RouteSnapshot) for e in recorded)
+    note = next(e for e in recorded if isinstance(e, FeedStatus) and e.state == "refreshed")
+    assert "1 routes withdrawn while unheard, 2 new or changed" in note.detail and note.feed == "test"
+    holders = {p.key.peer_ip for p, _ in engine.state.routes_to(NK)}
+    assert holders == {"192.0.2.1", "192.0.2.2", "192.0.2.4", "192.0.2.9"}
+    assert engine.state.holds(PeerKey("rrc00", "192.0.2.1", 3356), inside), "more-specifics are not in scope"
+    assert engine.visibility(NK).unknown == 0
+
+    # Replaying what was recorded gives the same state: the journal needs no snapshot type.
+    replayed = make_engine()
+    replayed.ingest([announce(1, "192.0.2.1", NK), announce(1, "192.0.2.2", NK), announce(1, "192.0.2.3", NK),
+                     announce(1, "192.0.2.1", inside, "3356 64500"), announce(1, "192.0.2.9", NK, source="other-feed"),
+                     FeedStatus(5, "test", "down", "socket closed")])
+    replayed.ingest([event_from_dict(event_to_dict(e)) for e in recorded])
+    assert replayed.state.to_snapshot() == engine.state.to_snapshot()
+
+
+def test_route_snapshot_is_never_serialised():
+    snapshot = RouteSnapshot(1, "test", (NK,), ())
+    with pytest.raises(TypeError, match="not stored"):
+        event_to_dict(snapshot)

@@ -7,14 +7,14 @@ import threading
 from pathlib import Path
 
 from tests.conftest import shared_file
-from tests.servers.http_server import LoopbackHTTP, Request
+from tests.servers.http_server import LoopbackHTTP, Reply, Request
 from tests.servers.ripestat_server import FakeRipestat
 from tests.servers.ris_live_server import Drop, FakeRisLive, Hold, Send, WaitSubscriptions
 from tests.test_ris_live_client import _until
 from tui.config import parse_config
 from tui.core.clock import FixedClock
 from tui.core.engine import Engine
-from tui.core.events import FeedStatus, FullFeedPeers, RouteAnnounced, RouteWithdrawn
+from tui.core.events import FeedStatus, FullFeedPeers, RouteAnnounced, RouteSnapshot, RouteWithdrawn
 from tui.core.prefixes import Prefix
 from tui.core.routes import PeerStatus
 from tui.feeds.live import LiveFeeds, run_live_for_async
@@ -135,6 +135,117 @@ async def test_drop_makes_ripestat_seeded_sessions_unknown(tmp_path):
             await _until(lambda: not drained() and engine.feeds["ris-live"].state == "up", "the reconnection")
             assert seeded[0].status == PeerStatus.UP
             await feeds.stop()
+
+
+class RefreshGate(FakeRipestat):
+    """RIPEstat that answers at once until ``gate`` is cleared (a refresh held mid-flight)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, request: Request) -> object:
+        self.gate.wait(30)
+        return super().__call__(request)
+
+
+# After the reconnection, 12.0.1.63 (AS7018) announces the watched prefix over a new path.
+REANNOUNCE = {"type": "ris_message", "data": {
+    "timestamp": NOW + 60, "peer": "12.0.1.63", "peer_asn": "7018", "id": "test", "host": "rrc00.ripe.net",
+    "type": "UPDATE", "path": [7018, 174, 1853, 1205], "announcements": [{"next_hop": "12.0.1.63", "prefixes": ["140.78.0.0/16"]}],
+}}
+
+
+async def _reconnect_with_changed_routes(tmp_path, prepare_refresh):
+    """Bootstrap, drop RIS Live, let ``prepare_refresh(fake_stat)`` change RIPEstat, reconnect.
+
+    Returns (engine, what the engine recorded, what the feeds sent). The second connection
+    sends REANNOUNCE while the refresh is held, so the test sees which of the two wins.
+    """
+    fake_stat = RefreshGate(shared_file("ripestat/2017-07-joshglazebrook"))
+    with LoopbackHTTP(fake_stat) as stat:
+        async with FakeRisLive([[WaitSubscriptions(3), Drop()], [WaitSubscriptions(10), Send(REANNOUNCE), Hold()]]) as ris:
+            config = _config(ris.url, stat.url, tmp_path)
+            watchlist = config.watchlist()
+            clock = FixedClock(NOW)
+            recorded: list = []
+            engine = Engine(watchlist, clock, recorder=type("Recorder", (), {"append": lambda _, events: recorded.extend(events)})())
+            seen: list = []
+            reconnect = asyncio.Event()
+
+            async def sleep(seconds: float) -> None:
+                await reconnect.wait()
+
+            queue: asyncio.Queue = asyncio.Queue()
+            feeds = LiveFeeds(config, watchlist, queue, clock=clock, sleep=sleep)
+
+            def drain() -> None:
+                while not queue.empty():
+                    batch = queue.get_nowait()
+                    seen.extend(batch)
+                    engine.ingest(batch)
+
+            def state() -> str:
+                drain()
+                health = engine.feeds.get("ris-live")
+                return health.state if health else ""
+
+            await feeds.start()
+            await _until(lambda: state() == "down" and feeds.bootstrapped.is_set(), "the drop, after the initial state")
+            fake_stat.gate.clear()
+            prepare_refresh(fake_stat)
+            reconnect.set()
+            # The live update arrives while RIPEstat is being asked again: it waits for the refresh.
+            await _until(lambda: state() == "resyncing" and feeds._held, "the reconnection, refresh under way")
+            assert any(isinstance(e, RouteAnnounced) and e.peer_ip == "12.0.1.63" for b in feeds._held for e in b)
+            holder = next(p for p in engine.state.peers() if p.key.peer_ip == "111.91.233.1")
+            assert holder.status == PeerStatus.UNKNOWN, "still unknown until the routes are re-read"
+            fake_stat.gate.set()
+            await _until(lambda: state() == "up", "the refresh")
+            await feeds.stop()
+            drain()
+    return engine, recorded, seen
+
+
+async def test_reconnect_rereads_routes_so_withdrawals_in_the_gap_are_not_lost(tmp_path):
+    def withdraw_during_gap(fake_stat) -> None:
+        data = dict(fake_stat.data["bgp-state"])
+        data["bgp_state"] = [e for e in data["bgp_state"] if e["source_id"] != "00-111.91.233.1"]
+        fake_stat.data["bgp-state"] = data
+
+    engine, recorded, seen = await _reconnect_with_changed_routes(tmp_path, withdraw_during_gap)
+
+    holders = {p.key.peer_ip: route for p, route in engine.state.routes_to(WATCHED)}
+    assert "111.91.233.1" not in holders and len(holders) == 165
+    assert tuple(holders["12.0.1.63"].as_path) == (7018, 174, 1853, 1205), "the live update, newer, wins"
+    assert all(p.status == PeerStatus.UP for p in engine.state.peers() if p.source == "ris-live")
+    states = [e.state for e in seen if isinstance(e, FeedStatus) and e.feed == "ris-live"]
+    assert states[-4:] == ["down", "resyncing", "up", "ended"]
+    # The journal gets plain events: the withdrawal the refresh found, and a note of the refresh.
+    recorded_states = [e.state for e in recorded if isinstance(e, FeedStatus) and e.feed == "ris-live"]
+    assert recorded_states[-4:] == ["resyncing", "refreshed", "up", "ended"]
+    assert not any(isinstance(e, RouteSnapshot) for e in recorded)
+    up = next(e for e in seen if isinstance(e, FeedStatus) and e.feed == "ris-live" and e.state == "up" and e.gap_start)
+    assert up.gap_seconds is not None and "8/8 watched prefixes re-read" in up.detail
+    withdrawn = [e for e in recorded if isinstance(e, RouteWithdrawn)]
+    assert [(e.peer_ip, e.prefix) for e in withdrawn] == [("111.91.233.1", WATCHED)]
+    refreshed = [entry.text for entry in engine.log if "refreshed" in entry.text]
+    assert refreshed and "1 routes withdrawn while unheard" in refreshed[0]
+    assert not any(f.kind == "feed_down" and f.state != "close" for f in engine.findings.values())
+
+
+async def test_reconnect_when_ripestat_fails_keeps_routes_and_says_so(tmp_path):
+    def ripestat_down(fake_stat) -> None:
+        fake_stat.down = Reply(500, b"internal error")
+
+    engine, recorded, seen = await _reconnect_with_changed_routes(tmp_path, ripestat_down)
+
+    assert len(engine.state.routes_to(WATCHED)) == 166, "nothing withdrawn on a failed refresh"
+    up = next(e for e in seen if isinstance(e, FeedStatus) and e.feed == "ris-live" and e.state == "up" and e.gap_start)
+    assert "0/8 watched prefixes re-read" in up.detail and "kept as they were" in up.detail
+    assert any(isinstance(e, FeedStatus) and e.feed == "ripestat" and e.state == "error" for e in seen)
+    assert not any(isinstance(e, RouteWithdrawn) for e in recorded)
 
 
 async def test_run_live_for_returns_the_engine(tmp_path):

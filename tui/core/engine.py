@@ -31,6 +31,7 @@ from tui.core.events import (
     PeerStateChanged,
     RecordRejected,
     RouteAnnounced,
+    RouteSnapshot,
     RouteWithdrawn,
     Severity,
 )
@@ -152,7 +153,7 @@ class Engine:
         """Apply one batch; returns the findings the detectors produced for it."""
         applied: list[Event] = []
         touched: set[Prefix] = set()
-        for event in events:
+        for event in self._expand_snapshots(events):
             if self._apply(event, touched):
                 applied.append(event)
             elif self._first_heard is not None:
@@ -173,6 +174,21 @@ class Engine:
         if applied or findings:
             self.revision += 1
         return findings
+
+    def _expand_snapshots(self, events: Sequence[Event]) -> Iterable[Event]:
+        """Each :class:`RouteSnapshot` becomes the route events it implies, in its place in the batch."""
+        for event in events:
+            if not isinstance(event, RouteSnapshot):
+                yield event
+                continue
+            # Worked out when reached, not up front: earlier events of the batch are applied by then.
+            derived = self.state.reconcile(event)
+            yield from derived
+            withdrawn = sum(isinstance(e, RouteWithdrawn) for e in derived)
+            note = (f"{len(event.scope)} prefixes re-read from {event.basis or 'a snapshot'}: "
+                    f"{withdrawn} routes withdrawn while unheard, {len(derived) - withdrawn} new or changed")
+            # A feed event that records the refresh itself, so a replay's log says it too.
+            yield FeedStatus(event.ts, event.source, "refreshed", note)
 
     def tick(self) -> list[Finding]:
         """Run time-based detector checks with no new events (live idle, replay clock moves)."""
@@ -357,7 +373,7 @@ def describe(event: Event, watchlist: Watchlist, relations: Sequence[Any] = ()) 
         severity = Severity.INFO if event.is_up else Severity.WARNING
         return severity, "peer", "", str(event.peer), f"session {event.peer} {event.old_state} -> {event.new_state}"
     if isinstance(event, FeedStatus):
-        severity = Severity.INFO if event.state in ("up", "connecting", "ended") else Severity.WARNING
+        severity = Severity.INFO if event.state in ("up", "connecting", "ended", "refreshed") else Severity.WARNING
         text = f"feed {event.feed} {event.state}"
         if event.gap_seconds is not None:
             text += f" (gap of {event.gap_seconds:.1f}s)"

@@ -24,6 +24,7 @@ __all__ = [
     "PeerSeen",
     "FullFeedPeers",
     "FeedStatus",
+    "RouteSnapshot",
     "RecordRejected",
     "DnsProbeResult",
     "Finding",
@@ -196,6 +197,29 @@ class FeedStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteSnapshot:
+    """The complete current routes of ``source``'s sessions to the ``scope`` prefixes.
+
+    A feed that lost data (a RIS Live gap) sends this after re-reading the routes elsewhere
+    (RIPEstat): a session holding a scoped route the snapshot lacks had it withdrawn while
+    nobody was listening. The engine turns it into exactly those withdrawals and the
+    announcements that differ from what it holds, and records *those*: a snapshot itself is
+    never journaled, so replays see plain route events.
+
+    ``scope`` is exact prefixes only: the sources answer for a prefix, not for every
+    more-specific of it.
+    """
+
+    ts: float
+    source: str
+    scope: tuple[Prefix, ...]
+    routes: tuple[RouteAnnounced, ...]
+    basis: str = ""
+    """Where the routes came from, for the log (``"ripestat bgp-state"``)."""
+    KIND: ClassVar[str] = "route_snapshot"
+
+
+@dataclass(frozen=True, slots=True)
 class RecordRejected:
     """A record a feed could not read: counted and shown, never fatal, never silently lost."""
 
@@ -270,6 +294,7 @@ Event = (
     | PeerSeen
     | FullFeedPeers
     | FeedStatus
+    | RouteSnapshot
     | RecordRejected
     | DnsProbeResult
     | Finding
@@ -289,6 +314,7 @@ EVENT_TYPES: dict[str, type] = {
         Finding,
     )
 }
+"""Every event that can be stored. :class:`RouteSnapshot` is not: the engine stores what it implies."""
 
 
 _FIELD_KEYS = {"kind": "finding_kind"}
@@ -297,6 +323,8 @@ _FIELD_KEYS = {"kind": "finding_kind"}
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """A JSON-compatible dict with a ``kind`` tag; prefixes and paths become text."""
+    if event.KIND not in EVENT_TYPES:
+        raise TypeError(f"{type(event).__name__} is not stored; store the events the engine derived from it")
     out: dict[str, Any] = {"kind": event.KIND}
     for f in fields(event):  # type: ignore[arg-type]
         value = getattr(event, f.name)

@@ -16,7 +16,7 @@ Meanings (DESIGN.md, "Meanings that must be exact"):
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from tui.core.aspath import ASPath, format_path, origin_of, parse_path
@@ -27,6 +27,7 @@ from tui.core.events import (
     PeerSeen,
     PeerStateChanged,
     RouteAnnounced,
+    RouteSnapshot,
     RouteWithdrawn,
 )
 from tui.core.prefixes import Prefix, WireKey, wire_key_to_prefix
@@ -242,6 +243,34 @@ class RouteState:
         info.v4 = {}
         info.v6 = {}
         return changed
+
+    def reconcile(self, snapshot: RouteSnapshot) -> list[RouteAnnounced | RouteWithdrawn]:
+        """The route events that bring ``snapshot.source``'s sessions in line with ``snapshot``.
+
+        Withdrawals first (a held route to a scoped prefix that the snapshot lacks), then the
+        snapshot's routes that are new or differ in path or communities; identical ones are left
+        out, so a refresh that finds nothing changed produces nothing. Reads only.
+        """
+        fresh: dict[tuple[PeerKey, Prefix], RouteAnnounced] = {}
+        for route in snapshot.routes:
+            # Stamped with the snapshot's time: that is when this engine learnt them.
+            fresh[(route.peer, route.prefix)] = replace(route, ts=snapshot.ts, source=snapshot.source)
+        out: list[RouteAnnounced | RouteWithdrawn] = []
+        for prefix in snapshot.scope:
+            key = prefix.wire_key
+            for info in self._peers.values():
+                if info.source != snapshot.source or key not in info.table(prefix.version):
+                    continue
+                if (info.key, prefix) not in fresh:
+                    peer = info.key
+                    out.append(RouteWithdrawn(snapshot.ts, peer.collector, peer.peer_ip, peer.peer_asn, prefix, snapshot.source))
+        for (peer, prefix), route in fresh.items():
+            info = self._peers.get(peer)
+            held = info.table(prefix.version).get(prefix.wire_key) if info is not None else None
+            if held is not None and held.as_path == route.as_path and tuple(held.communities) == route.communities:
+                continue
+            out.append(route)
+        return out
 
     def set_feed_state(self, feed: str, state: str, ts: float) -> bool:
         """A feed broke (its sessions become unknown) or came back (they are up again)."""

@@ -17,6 +17,15 @@ a slow RIPEstat is still being asked.
 The routes from RIPEstat carry the RIS Live feed's name as their source: they are the initial
 state of the same sessions, and must go *unknown* together with them when RIS Live drops.
 
+After a gap the same ordering holds. RIS Live only tells what changes from the moment it is
+listened to again, so a route withdrawn during the gap would stay visible for ever. When RIS
+Live comes back, its ``up`` is held and a ``resyncing`` status goes out instead (the sessions
+stay *unknown*); the watched routes are re-read from RIPEstat and sent as a
+:class:`~tui.core.events.RouteSnapshot` (the engine turns it into the withdrawals and changes it
+implies), then the held ``up`` and the updates that arrived meanwhile. If RIS Live drops again
+first, the refresh is abandoned and the next reconnection starts another one; if RIPEstat
+fails, RIS Live comes back up with the routes as they were, and says so.
+
 :func:`run_live_for` runs all this for a fixed time and returns the engine (``snapshot --live``).
 """
 
@@ -96,6 +105,8 @@ class LiveFeeds:
         """Set once the RIPEstat initial state (or its failure) is in the queue."""
         self._held: list[list[Event]] | None = [] if self.ripestat_enabled else None
         self._tasks: list[asyncio.Task[None]] = []
+        self._resync: asyncio.Task[None] | None = None
+        """The route refresh after a RIS Live gap, while it runs."""
         if not self.ripestat_enabled:
             self.bootstrapped.set()
 
@@ -122,6 +133,7 @@ class LiveFeeds:
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Stop the feeds: RIS Live closes cleanly (an ``ended`` status); the rest is cancelled."""
+        self._abandon_resync()
         if self.client is not None:
             self.client.stop()
         if self.prober is not None:
@@ -138,6 +150,7 @@ class LiveFeeds:
         await self._release()
 
     async def _live_sink(self, batch: list[Event]) -> None:
+        batch = self._watch_reconnects(batch)
         if self._held is not None:
             # Only routes must wait for the older RIPEstat snapshot; health goes out at once.
             health = [e for e in batch if isinstance(e, FeedStatus | RecordRejected)]
@@ -152,20 +165,86 @@ class LiveFeeds:
     async def _dns_sink(self, batch: Sequence[Event]) -> None:
         await self.queue.put(list(batch))
 
-    async def _bootstrap(self) -> None:
-        from tui.feeds.ripestat import RipestatClient, bootstrap
+    def _ripestat_client(self) -> Any:
+        from tui.feeds.ripestat import RipestatClient
 
         feeds = self.config.feeds
+        return RipestatClient(
+            self.ripestat_url, sourceapp=feeds.ripestat_sourceapp, cache_dir=self.ripestat_cache_dir,
+            timeout=feeds.ripestat_timeout, transport=self.transport, clock=self.clock, sleep=self.sleep,
+            rand=self.rand,
+        )
+
+    def _watch_reconnects(self, batch: list[Event]) -> list[Event]:
+        """Hold RIS Live's ``up`` after a gap until the routes are re-read (see the module doc)."""
+        out: list[Event] = []
+        for event in batch:
+            if isinstance(event, FeedStatus) and event.feed == RIS_LIVE_FEED:
+                if event.state in ("down", "gap", "ended"):
+                    self._abandon_resync()
+                elif event.state == "up" and event.gap_start is not None and self._can_resync():
+                    gap = f"{event.gap_seconds:.1f}s" if event.gap_seconds is not None else "a gap"
+                    out.append(FeedStatus(event.ts, event.feed, "resyncing",
+                                          f"reconnected after {gap}; re-reading the watched routes from RIPEstat"))
+                    self._held = []
+                    self._resync = asyncio.create_task(self._refresh_after_gap(event), name="ris-live-resync")
+                    continue
+            out.append(event)
+        return out
+
+    def _can_resync(self) -> bool:
+        # Before the initial state is in, the bootstrap itself is the fresh snapshot.
+        return self.ripestat_enabled and self.bootstrapped.is_set() and self._resync is None
+
+    def _abandon_resync(self) -> None:
+        """RIS Live dropped again (or stops): that refresh would end in a false ``up``."""
+        task, self._resync = self._resync, None
+        if task is not None:
+            task.cancel()
+            # What was held arrived before the drop: it goes out now, ahead of the drop's status.
+            held, self._held = self._held or [], None
+            for routes in held:
+                self.queue.put_nowait(routes)
+
+    async def _refresh_after_gap(self, reconnected: FeedStatus) -> None:
+        from tui.feeds.ripestat import refresh_routes
+
+        events: list[Event] = []
+        try:
+            async with self._ripestat_client() as client:
+                peer_asns = self.bootstrap_result.peer_asns if self.bootstrap_result else {}
+                found = await refresh_routes(client, self.watchlist, peer_asns, route_source=RIS_LIVE_FEED,
+                                             clock=self.clock)
+            now = self.clock.now()
+            events.extend(found.rejected)
+            if found.snapshot is not None:
+                events.append(found.snapshot)
+            answered = len(found.snapshot.scope) if found.snapshot else 0
+            detail = f"routes of {answered}/{found.asked} watched prefixes re-read after the gap"
+            if found.problems:
+                detail += f"; the rest kept as they were: {found.problems[0]}"
+                events.append(FeedStatus(now, "ripestat", "error", f"refresh after the RIS Live gap: {found.problems[0]}"))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever RIPEstat does, the live feed goes on
+            now = self.clock.now()
+            detail = f"routes not re-read after the gap ({type(exc).__name__}: {exc}); those withdrawn meanwhile may linger"
+        events.append(FeedStatus(now, RIS_LIVE_FEED, "up", detail, reconnected.gap_start, reconnected.gap_end))
+        if self._resync is not asyncio.current_task():
+            return  # abandoned while the last answer was being read
+        self._resync = None
+        await self.queue.put(events)
+        await self._release()
+
+    async def _bootstrap(self) -> None:
+        from tui.feeds.ripestat import bootstrap
+
         route_source = RIS_LIVE_FEED if self.ris_live_enabled else "ripestat"
         # Say at once that RIPEstat is being asked: with retries and backoff it can take a while.
         await self.queue.put([FeedStatus(self.clock.now(), "ripestat", "connecting", "asking for the initial state")])
         events: list[Event]
         try:
-            async with RipestatClient(
-                self.ripestat_url, sourceapp=feeds.ripestat_sourceapp, cache_dir=self.ripestat_cache_dir,
-                timeout=feeds.ripestat_timeout, transport=self.transport, clock=self.clock, sleep=self.sleep,
-                rand=self.rand,
-            ) as client:
+            async with self._ripestat_client() as client:
                 self.bootstrap_result = await bootstrap(client, self.watchlist, route_source=route_source, clock=self.clock)
             events = self.bootstrap_result.events
         except asyncio.CancelledError:

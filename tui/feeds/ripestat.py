@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from os import PathLike
@@ -32,7 +32,7 @@ import httpx
 
 from tui.core.aspath import ASPath, ASPathError, parse_path, path_from_json
 from tui.core.clock import Clock, SystemClock
-from tui.core.events import Event, FeedStatus, FullFeedPeers, PeerKey, RecordRejected, RouteAnnounced
+from tui.core.events import Event, FeedStatus, FullFeedPeers, PeerKey, RecordRejected, RouteAnnounced, RouteSnapshot
 from tui.core.prefixes import Prefix, PrefixError
 from tui.core.watchlist import Watchlist
 from tui.feeds.http import (
@@ -56,6 +56,9 @@ __all__ = [
     "BootstrapResult",
     "DEFAULT_TTL",
     "bootstrap",
+    "fetch_routes",
+    "route_prefixes",
+    "refresh_routes",
     "parse_envelope",
     "parse_time",
     "parse_full_table_threshold",
@@ -584,6 +587,63 @@ def _chunks(items: Sequence[Prefix], size: int) -> Iterable[Sequence[Prefix]]:
         yield items[start : start + size]
 
 
+def route_prefixes(watchlist: Watchlist) -> tuple[list[Prefix], int]:
+    """The watched prefixes whose routes are asked for, and how many more were left out.
+
+    Configured ones first, then ASN expansions, then countries, up to a polite limit.
+    """
+    rank = {"configured": 0}
+    ordered: dict[Prefix, int] = {}
+    for entry in watchlist.entries():
+        level = rank.get(entry.reason, 1 if entry.reason.startswith("AS") else 2)
+        ordered[entry.prefix] = min(level, ordered.get(entry.prefix, level))
+    watched = sorted(ordered, key=lambda p: (ordered[p], p.sort_key()))
+    return watched[:MAX_BGP_STATE_PREFIXES], max(0, len(watched) - MAX_BGP_STATE_PREFIXES)
+
+
+Caller = Callable[[str, Mapping[str, Any], str], Awaitable["RipestatResult | None"]]
+"""``call(endpoint, params, what)``: an answer, or None after recording why there is none."""
+
+
+async def fetch_routes(
+    call: Caller,
+    prefixes: Sequence[Prefix],
+    peer_asns: Mapping[tuple[str, str], int],
+    *,
+    route_source: str,
+    problems: list[str],
+) -> tuple[list[Event], list[Prefix]]:
+    """Per-peer routes of ``prefixes`` (and rejected entries), and the prefixes that were answered.
+
+    bgp-state in chunks; for a chunk it cannot answer, the looking glass prefix by prefix. A
+    prefix is *answered* when a call about it returned a readable answer: only for those may
+    a missing route be taken as withdrawn (:class:`~tui.core.events.RouteSnapshot`).
+    """
+    events: list[Event] = []
+    answered: list[Prefix] = []
+    for chunk in _chunks(prefixes, BGP_STATE_CHUNK):
+        resource = ",".join(str(p) for p in chunk)
+        answer = await call("bgp-state", {"resource": resource}, f"routes of {len(chunk)} prefixes")
+        if answer is not None:
+            try:
+                events.extend(parse_bgp_state(answer.data, peer_asns, source=route_source))
+                answered.extend(chunk)
+                continue
+            except RipestatError as exc:
+                problems.append(str(exc))
+        for prefix in chunk:
+            # bgp-state failed for this chunk: the looking glass knows the current routes too.
+            lg = await call("looking-glass", {"resource": str(prefix)}, f"looking glass for {prefix}")
+            if lg is None:
+                continue
+            try:
+                events.extend(parse_looking_glass(lg.data, peer_asns, source=route_source))
+                answered.append(prefix)
+            except RipestatError as exc:
+                problems.append(str(exc))
+    return events, answered
+
+
 async def bootstrap(
     client: RipestatClient,
     watchlist: Watchlist,
@@ -661,40 +721,17 @@ async def bootstrap(
         await expand("country-resource-list", {"resource": cc.lower(), "v4_format": "prefix"}, f"address space of {cc}",
                      parse_country_resources, f"country {cc}", names)
 
-    # 3. The current routes of the watched prefixes, per peer: configured ones first, then
-    # ASN expansions, then countries, up to a polite limit (RIS Live fills in the rest as
+    # 3. The current routes of the watched prefixes, per peer (RIS Live fills in the rest as
     # routes change).
-    rank = {"configured": 0}
-    ordered: dict[Prefix, int] = {}
-    for entry in watchlist.entries():
-        level = rank.get(entry.reason, 1 if entry.reason.startswith("AS") else 2)
-        ordered[entry.prefix] = min(level, ordered.get(entry.prefix, level))
-    watched = sorted(ordered, key=lambda p: (ordered[p], p.sort_key()))
-    if len(watched) > MAX_BGP_STATE_PREFIXES:
-        skipped = len(watched) - MAX_BGP_STATE_PREFIXES
-        watched = watched[:MAX_BGP_STATE_PREFIXES]
+    watched, skipped = route_prefixes(watchlist)
+    if skipped:
         note = (f"initial routes fetched for the first {MAX_BGP_STATE_PREFIXES} watched prefixes only; "
                 f"{skipped} more (country expansions) fill in as RIS Live reports them")
         result.notes.append(note)
         events.append(FeedStatus(clock.now(), feed, "up", note))
-    for chunk in _chunks(watched, BGP_STATE_CHUNK):
-        resource = ",".join(str(p) for p in chunk)
-        answer = await call("bgp-state", {"resource": resource}, f"routes of {len(chunk)} prefixes")
-        if answer is not None:
-            try:
-                events.extend(parse_bgp_state(answer.data, result.peer_asns, source=route_source))
-                continue
-            except RipestatError as exc:
-                result.problems.append(str(exc))
-        for prefix in chunk:
-            # bgp-state failed for this chunk: the looking glass knows the current routes too.
-            lg = await call("looking-glass", {"resource": str(prefix)}, f"looking glass for {prefix}")
-            if lg is None:
-                continue
-            try:
-                events.extend(parse_looking_glass(lg.data, result.peer_asns, source=route_source))
-            except RipestatError as exc:
-                result.problems.append(str(exc))
+    routes, _answered = await fetch_routes(call, watched, result.peer_asns, route_source=route_source,
+                                           problems=result.problems)
+    events.extend(routes)
 
     # 4. RIPEstat's own view, to compare against ours.
     configured = [e.prefix for e in watchlist.entries() if e.reason == "configured"]
@@ -721,3 +758,51 @@ async def bootstrap(
         state, detail = "up", summary
     events.append(FeedStatus(clock.now(), feed, state, detail))
     return result
+
+
+@dataclass(slots=True)
+class RouteRefresh:
+    """What :func:`refresh_routes` found: a snapshot of the answered prefixes, and what failed."""
+
+    snapshot: RouteSnapshot | None
+    asked: int
+    problems: list[str] = field(default_factory=list)
+    rejected: list[RecordRejected] = field(default_factory=list)
+
+
+async def refresh_routes(
+    client: RipestatClient,
+    watchlist: Watchlist,
+    peer_asns: Mapping[tuple[str, str], int],
+    *,
+    route_source: str,
+    clock: Clock | None = None,
+) -> RouteRefresh:
+    """Re-read the watched routes after a feed gap, as a :class:`RouteSnapshot` of ``route_source``.
+
+    Only live answers count: a cached one is older than the gap, and taking it as the truth
+    would bring back routes withdrawn since. Prefixes nobody answered for are left out of the
+    snapshot's scope, so their routes stay as they were rather than being withdrawn.
+    """
+    clock = clock or client.clock
+    problems: list[str] = []
+
+    async def call(endpoint: str, params: Mapping[str, Any], what: str) -> RipestatResult | None:
+        try:
+            answer = await client.call(endpoint, params)
+        except FeedError as exc:
+            problems.append(f"{what}: {exc}")
+            return None
+        if answer.stale:
+            problems.append(f"{what}: RIPEstat failed ({answer.problem}); a cached answer cannot refresh routes")
+            return None
+        return answer
+
+    prefixes, _skipped = route_prefixes(watchlist)
+    found, answered = await fetch_routes(call, prefixes, peer_asns, route_source=route_source, problems=problems)
+    routes = tuple(e for e in found if isinstance(e, RouteAnnounced))
+    rejected = [e for e in found if isinstance(e, RecordRejected)]
+    snapshot = None
+    if answered:
+        snapshot = RouteSnapshot(clock.now(), route_source, tuple(answered), routes, "RIPEstat")
+    return RouteRefresh(snapshot, len(prefixes), problems, rejected)
