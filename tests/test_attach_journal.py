@@ -15,11 +15,16 @@ import pytest
 
 from conftest import REPO, shared_file
 from nats_lab import bgpdump_events
-from tui.core.events import Event, RecordRejected
-from tui.journal.follow import JournalTail
+from tui.core.clock import FixedClock
+from tui.core.engine import Engine
+from tui.core.events import Event, FeedStatus, RecordRejected, RouteAnnounced
+from tui.core.prefixes import Prefix
+from tui.core.watchlist import NORTH_KOREA, Watchlist
+from tui.journal.follow import JournalTail, WriterWatch
 from tui.journal.store import JournalError, JournalReader, JournalWriter
 
 EVENTS_FILE = "mrt/bgpdump/expected/updates.20100722.2015.gz.bgp.gz"
+NK_PREFIX = Prefix.parse("175.45.176.0/22")
 LIMIT = 60.0
 
 WRITER = """
@@ -223,3 +228,107 @@ def test_attach_without_bus_never_imports_nats(tmp_path, events):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _status(ts, feed, state):
+    return FeedStatus(ts, feed, state, "")
+
+
+def test_tail_says_when_the_collector_is_gone_and_when_one_writes_again(tmp_path, events):
+    path = tmp_path / "j.journal"
+    first = JournalWriter(path, background=False)
+    first.append([_status(events[0].ts, "ris-live", "up"), _status(events[0].ts, "mrt", "ended")] + events[:50])
+    first.commit()
+    tail = JournalTail(path)
+    tail.writer_watch = WriterWatch(path, {"ripestat": "up", "journal": "up"}, check_interval=0)
+    engine = Engine(Watchlist([NORTH_KOREA]), FixedClock(0.0))
+
+    def step() -> list[list[Event]]:
+        batches = [batch for _, batch in tail.watched(tail.poll_timed())]
+        for batch in batches:
+            engine.ingest(batch)
+        return batches
+
+    assert sum(map(len, step())) == 52, "a running collector: rows only"
+    engine.ingest([announce_nk := RouteAnnounced(events[49].ts, "rrc00", "192.0.2.1", 3356, NK_PREFIX, (3356, 131279), "", (), "ris-live")])
+    assert (engine.visibility(NK_PREFIX).visible, engine.visibility(NK_PREFIX).unknown) == (1, 0)
+    first.close()
+
+    gone = step()
+    assert len(gone) == 1
+    statuses = [(e.feed, e.state) for e in gone[0]]
+    assert statuses == [("journal", "down"), ("ripestat", "gap"), ("ris-live", "gap")], "ended feeds stay ended"
+    assert all(e.ts == events[49].ts for e in gone[0]), "stamped with the data's time, not the wall clock"
+    assert "no collector is writing j.journal" in gone[0][0].detail
+    assert (engine.visibility(NK_PREFIX).visible, engine.visibility(NK_PREFIX).unknown) == (0, 1), "unknown, not current"
+    assert engine.state.holds(announce_nk.peer, NK_PREFIX)
+    assert step() == [], "said once"
+
+    later = events[60].ts
+    with JournalWriter(path, background=False) as second:
+        second.append([_status(later, "ris-live", "connecting")])
+        second.commit()
+        back = step()
+        assert [(e.feed, e.state) for e in back[0]] == [("journal", "up")]
+        assert (back[0][0].gap_start, back[0][0].gap_end) == (events[49].ts, later)
+        assert [(e.feed, e.state) for e in back[1]] == [("ris-live", "connecting")]
+        assert engine.visibility(NK_PREFIX).unknown == 1, "unknown until the feed itself is up"
+        second.append([_status(later + 1, "ris-live", "up")])
+        second.commit()
+        step()
+        assert (engine.visibility(NK_PREFIX).visible, engine.visibility(NK_PREFIX).unknown) == (1, 0)
+    tail.close()
+
+
+STUCK_WRITER = """
+import sys, time
+sys.path.insert(0, sys.argv[2])
+sys.path.insert(0, sys.argv[2] + "/tests")
+from pathlib import Path
+from nats_lab import bgpdump_events
+from tui.journal.store import JournalWriter
+
+events = bgpdump_events(Path(sys.argv[3]))[:3000]
+writer = JournalWriter(sys.argv[1], commit_interval=0.02)
+for start in range(0, len(events), 100):
+    writer.append(events[start:start + 100])
+writer.commit()
+print("written", flush=True)
+time.sleep(600)
+"""
+
+
+async def _until_journal_news(tail: JournalTail, got: list[list[Event]]) -> None:
+    async for batch in tail.batches():
+        got.append(batch)
+        if any(isinstance(e, FeedStatus) and e.feed == "journal" for e in batch):
+            return
+
+
+async def test_a_collector_killed_with_sigkill_shows_as_gone_after_its_last_rows(tmp_path, events):
+    path = tmp_path / "killed.journal"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", STUCK_WRITER, str(path), str(REPO), str(shared_file(EVENTS_FILE))],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert writer.stdout.readline().strip() == "written"
+        idle = JournalTail(path, poll_interval=0.01)
+        idle.writer_watch = WriterWatch(path, check_interval=0.01)
+        seen: list[list[Event]] = []
+        with pytest.raises(TimeoutError):  # alive, if idle: it must not be reported gone
+            await asyncio.wait_for(_until_journal_news(idle, seen), 1.5)
+        assert sum(map(len, seen)) == 3000
+        idle.close()
+    finally:
+        writer.kill()  # SIGKILL
+        writer.wait(LIMIT)
+    # A console that attaches now has 3000 rows to read, 700 per poll: "gone" only after them all.
+    tail = JournalTail(path, poll_interval=0.01, max_rows=700)
+    tail.writer_watch = WriterWatch(path, check_interval=0.0)
+    got: list[list[Event]] = []
+    await asyncio.wait_for(_until_journal_news(tail, got), LIMIT)
+    assert [e for b in got[:-1] for e in b] == events[:3000], "every committed row first, then the news"
+    assert [(e.feed, e.state) for e in got[-1]] == [("journal", "down")]
+    assert got[-1][0].ts == events[2999].ts
+    tail.close()

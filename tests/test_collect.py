@@ -24,7 +24,7 @@ from tui.core.clock import MAX_SPEED
 from tui.core.detectors import default_detectors
 from tui.core.events import DnsProbeResult, Finding
 from tui.journal.replay import ReplaySession
-from tui.journal.store import JournalReader
+from tui.journal.store import JournalReader, JournalWriter
 
 MRT, CONFIG = MRT_2007, CONFIG_2007
 
@@ -95,6 +95,16 @@ asns = [64500]
 def test_nothing_to_collect_is_exit_4(config_file, capsys):
     assert main(["collect", "--config", str(config_file), "--no-ris-live", "--no-dns"]) == 4
     assert "nothing to collect" in capsys.readouterr().err
+
+
+def test_a_second_collector_on_a_journal_in_use_is_refused(tmp_path, config_file, capsys):
+    journal = tmp_path / "shared.journal"
+    with JournalWriter(journal, background=False) as first:
+        rc = main(["collect", "--config", str(config_file), "--from-files", str(shared_file(MRT)), "--journal", str(journal)])
+        assert rc == 4
+        assert f"another process (pid {os.getpid()}) is writing this journal" in capsys.readouterr().err
+        with JournalReader(journal) as reader:
+            assert first.appended == 0 and reader.count() == 0, "nothing of the second one got in"
 
 
 def test_bad_vrp_file_is_reported(tmp_path, capsys):

@@ -24,7 +24,7 @@ from tui.core.events import (
 )
 from tui.core.prefixes import Prefix
 from tui.core.watchlist import NORTH_KOREA, Watchlist
-from tui.journal.store import JournalError, JournalReader, JournalWriter, is_journal
+from tui.journal.store import JournalError, JournalReader, JournalWriter, is_journal, writer_running
 
 NK = Prefix.parse("175.45.176.0/22")
 NK_MORE = Prefix.parse("175.45.177.0/24")
@@ -281,6 +281,9 @@ def test_kill_9_while_recording_leaves_a_readable_journal_missing_only_uncommitt
     rest = child.stdout.read()
     child.wait(timeout=60)
     assert child.returncode == -signal.SIGKILL, child.stderr.read() if child.stderr else ""
+    assert writer_running(path) is False, "the killed writer's lock went with it"
+    with JournalWriter(path, background=False):  # and a new collector may take over at once
+        pass
     for line in rest.split("\n"):
         if line.strip():
             reports.append(tuple(map(int, line.split())))  # type: ignore[arg-type]
@@ -292,3 +295,19 @@ def test_kill_9_while_recording_leaves_a_readable_journal_missing_only_uncommitt
     assert last_committed <= kept <= last_appended
     assert [r.seq for r in rows] == list(range(1, kept + 1))
     assert [r.event.source for r in rows] == [f"e{n}" for n in range(1, kept + 1)]
+
+
+def test_one_writer_at_a_time_and_readers_can_tell_whether_it_runs(tmp_path):
+    path = tmp_path / "j.journal"
+    assert writer_running(path) is False
+    with JournalWriter(path, background=False) as writer:
+        writer.append([announce(1.0, "192.0.2.1", NK)])
+        assert writer_running(path) is True
+        with pytest.raises(JournalError, match=rf"another process \(pid {os.getpid()}\) is writing this journal"):
+            JournalWriter(path, background=False)
+        with JournalReader(path) as reader:  # readers are never refused
+            assert reader.count() == 0  # (not committed yet)
+    assert writer_running(path) is False
+    with JournalWriter(path, background=False) as writer:  # taken over after a clean close
+        writer.append([announce(2.0, "192.0.2.1", NK)])
+    assert committed_rows(path) == 2

@@ -322,14 +322,19 @@ def _headless_journal(
     from tui.core.clock import SystemClock
     from tui.core.engine import Engine
 
+    from tui.journal.follow import WriterWatch
+
     engine = Engine(watchlist, SystemClock())
     tail = _tail_from(path, start, args.poll)
+    if until is None:
+        # Following: say when the collector is gone. A past window is complete as it is.
+        tail.writer_watch = WriterWatch(path)
     printed = 0
 
     async def batches() -> AsyncIterator[list[Event]]:
         # The window is in replay time (the journal's ``t``), as for `watchfloor replay`.
         while True:
-            found = tail.poll_timed()
+            found = tail.watched(tail.poll_timed())
             for t, batch in found:
                 if until is not None and t > until:
                     return
@@ -351,7 +356,7 @@ def attach_journal(path: Path, watchlist: Any, *, poll: float = 0.05) -> Attachm
     """An engine holding the journal's current state, and a pump that will feed it new rows."""
     from tui.core.clock import SystemClock
     from tui.core.events import FeedStatus
-    from tui.journal.follow import JournalTail
+    from tui.journal.follow import JournalTail, WriterWatch
     from tui.journal.replay import ReplaySession
 
     # The collector's detectors already ran: show the findings it recorded, do not rerun them.
@@ -365,8 +370,12 @@ def attach_journal(path: Path, watchlist: Any, *, poll: float = 0.05) -> Attachm
     queue: asyncio.Queue[list[Event]] = asyncio.Queue()
     hello = [FeedStatus(said_at, "journal", "up", f"following {path.name} from event #{cursor}")]
 
+    feeds = {name: health.state for name, health in engine.feeds.items()}
+
     def opener() -> Any:
-        return JournalTail(path, after_seq=cursor, poll_interval=poll)
+        tail = JournalTail(path, after_seq=cursor, poll_interval=poll)
+        tail.writer_watch = WriterWatch(path, feeds)
+        return tail
 
     return Attachment(engine, BatchPump(opener, queue, f"journal {path}", greeting=hello), queue, f"journal {path}")
 

@@ -11,6 +11,14 @@ at least once a second, so a tail trails the collector by up to about that plus 
 
 A tail never writes and never holds a transaction open between polls, so it cannot stall the
 collector or stop SQLite from checkpointing its WAL.
+
+A quiet journal and a dead collector look the same in the rows, so a tail given a
+:class:`WriterWatch` also checks, about once a second, whether a writer still holds the
+journal's lock (:func:`~tui.journal.store.writer_running`). When none does, it says so: the
+``journal`` feed goes ``down``, and every feed the collector was running goes into a ``gap``,
+so the console shows that data as *unknown*, not as current. When a collector writes again,
+its first rows come with ``journal up`` and the gap's length; its feeds come back as they
+report ``up`` themselves.
 """
 
 from __future__ import annotations
@@ -19,14 +27,15 @@ import asyncio
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 
-from tui.core.events import Event, EventDecodeError, RecordRejected, event_from_dict
-from tui.journal.store import JournalError, JournalReader
+from tui.core.events import Event, EventDecodeError, FeedStatus, RecordRejected, event_from_dict
+from tui.journal.store import JournalError, JournalReader, writer_running
 
-__all__ = ["JournalTail", "JOURNAL_FEED"]
+__all__ = ["JournalTail", "WriterWatch", "JOURNAL_FEED"]
 
 JOURNAL_FEED = "journal"
 """Feed name of rows a tail could not read (shown as rejected records)."""
@@ -53,6 +62,12 @@ class JournalTail:
         self.max_rows = max_rows
         self.rows_read = 0
         self.rejected = 0
+        self.last_t: float | None = None
+        """Replay time of the last row returned."""
+        self.writer_watch: WriterWatch | None = None
+        """Set it to report a collector that stopped writing (see the module doc)."""
+        self.caught_up = False
+        """Whether the last poll read everything committed (not cut at ``max_rows``)."""
         self._data_version: int | None = None
         with JournalReader(self.path):
             pass  # refuses what is not a journal this version reads, with a clear message
@@ -94,6 +109,7 @@ class JournalTail:
     def poll_timed(self, *, force: bool = False) -> list[tuple[float, list[Event]]]:
         """Like :meth:`poll`, with each batch's replay time ``t`` (see :mod:`tui.journal.store`)."""
         if not force and self._data_version is not None and not self.changed():
+            self.caught_up = True
             return []
         if self._data_version is None:
             self.changed()
@@ -104,7 +120,8 @@ class JournalTail:
             ).fetchall()
         except sqlite3.Error as exc:
             raise JournalError(f"{self.path}: cannot read new rows: {exc}") from None
-        if len(rows) == self.max_rows:
+        self.caught_up = len(rows) < self.max_rows
+        if not self.caught_up:
             # More may be waiting: make the next poll look again even if nothing new commits.
             self._data_version = None
         return list(self._group(rows))
@@ -120,6 +137,7 @@ class JournalTail:
             current_batch, current_t = batch, t
             current.append(self._decode(seq, t, payload))
             self.cursor = seq
+            self.last_t = t
             self.rows_read += 1
         if current:
             yield current_t, current
@@ -139,8 +157,98 @@ class JournalTail:
     async def batches(self) -> AsyncIterator[list[Event]]:
         """Batches forever, polling every ``poll_interval`` seconds while nothing is new."""
         while True:
-            found = self.poll()
-            for batch in found:
+            found = self.poll_timed()
+            for _, batch in self.watched(found):
                 yield batch
             if not found:
                 await asyncio.sleep(self.poll_interval)
+
+    def watched(self, found: list[tuple[float, list[Event]]]) -> list[tuple[float, list[Event]]]:
+        """``found`` with the :attr:`writer_watch`'s statuses put where they belong."""
+        watch = self.writer_watch
+        if watch is None:
+            return found
+        out: list[tuple[float, list[Event]]] = []
+        if found:
+            first_t, first = found[0]
+            resumed = watch.resumed(first_t)
+            if resumed:
+                out.append((first_t, resumed))
+            for t, batch in found:
+                watch.note(batch)
+                out.append((t, batch))
+        if not self.caught_up:
+            return out  # rows the old writer committed are still to be read: not gone yet
+        stopped = watch.check(self.last_t)
+        if stopped:
+            out.append((stopped[0].ts, stopped))
+        return out
+
+
+class WriterWatch:
+    """Turns "is a collector still writing this journal?" into feed status events.
+
+    ``feeds`` are the feeds' states when following starts (the console's engine knows them);
+    later ones are read from the rows. Time: a ``down`` is stamped with the last row's replay
+    time (when the data stopped being current), the ``up`` with the first new row's.
+    """
+
+    def __init__(
+        self,
+        path: str | PathLike[str],
+        feeds: Mapping[str, str] | None = None,
+        *,
+        check_interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        probe: Callable[[Path], bool | None] = writer_running,
+    ) -> None:
+        self.path = Path(path)
+        self.feeds = {name: state for name, state in (feeds or {}).items() if name != JOURNAL_FEED}
+        self.check_interval = check_interval
+        self._monotonic = monotonic
+        self._wall = wall
+        self._probe = probe
+        self._next_check = float("-inf")
+        self.gone_since: float | None = None
+        """Replay time the data stopped at, while no writer holds the journal."""
+
+    def note(self, batch: Sequence[Event]) -> None:
+        """Follow the feeds' states through the rows."""
+        for event in batch:
+            if isinstance(event, FeedStatus) and event.feed != JOURNAL_FEED:
+                self.feeds[event.feed] = event.state
+
+    def check(self, last_t: float | None) -> list[Event]:
+        """At most every ``check_interval``: the statuses for a writer that went away, if it did."""
+        now = self._monotonic()
+        if now < self._next_check:
+            return []
+        self._next_check = now + self.check_interval
+        running = self._probe(self.path)
+        if running is None:
+            return []  # cannot tell on this system: say nothing rather than guess
+        if running:
+            return []  # the ``up`` waits for the new writer's first rows
+        if self.gone_since is not None:
+            return []
+        ts = last_t if last_t is not None else self._wall()
+        self.gone_since = ts
+        when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(ts))
+        events: list[Event] = [FeedStatus(
+            ts, JOURNAL_FEED, "down",
+            f"no collector is writing {self.path.name} (stopped or killed): what is shown is as of {when}",
+        )]
+        for name, state in sorted(self.feeds.items()):
+            # "unknown": the feed never reported a state (rows only), so nothing says it was live.
+            if state not in ("ended", "down", "gap", "unknown"):
+                events.append(FeedStatus(ts, name, "gap", f"its collector is not running; no data since {when}"))
+                self.feeds[name] = "gap"
+        return events
+
+    def resumed(self, first_t: float) -> list[Event]:
+        """Before the first rows after a gap: ``journal up`` with the gap's length."""
+        if self.gone_since is None:
+            return []
+        start, self.gone_since = self.gone_since, None
+        return [FeedStatus(first_t, JOURNAL_FEED, "up", f"a collector writes {self.path.name} again", start, first_t)]

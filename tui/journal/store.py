@@ -26,11 +26,19 @@ lose the transactions since the last WAL sync, never the file's consistency; pas
 
 Readers (:class:`JournalReader`) open the file read-only and can run while a writer appends
 (WAL lets them read the last committed state without blocking it).
+
+One writer at a time: :class:`JournalWriter` holds an exclusive ``flock`` on ``<journal>-writer``
+(beside SQLite's own ``-wal`` and ``-shm``; left in place, it holds only the writer's pid) for
+as long as it is open. A second collector pointed at the same journal is refused instead of
+interleaving its batches, and a console can tell a quiet collector from one that is gone
+(:func:`writer_running`): the operating system releases the lock when the writer dies, even by
+``kill -9``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -59,6 +67,11 @@ from tui.core.events import (
 from tui.core.prefixes import Prefix, PrefixError
 from tui.core.watchlist import Watchlist
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no writer lock, and liveness reads as unknown
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = [
     "SCHEMA_VERSION",
     "SQLITE_MAGIC",
@@ -70,6 +83,8 @@ __all__ = [
     "is_journal",
     "is_of_note",
     "read_journal",
+    "writer_lock_path",
+    "writer_running",
 ]
 
 SCHEMA_VERSION = 1
@@ -228,6 +243,7 @@ class JournalWriter:
         self._clock = clock
         self._lock = threading.RLock()
         self._checkpoint_source: Callable[[], dict[str, Any]] | None = None
+        self._writer_lock = _WriterLock.take(self.path)
         try:
             self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -246,7 +262,11 @@ class JournalWriter:
             else:
                 _check_schema(self._conn, self.path)
         except sqlite3.DatabaseError as exc:
+            self._writer_lock.release()
             raise JournalError(f"{self.path}: cannot open the journal for writing: {exc}") from None
+        except JournalError:
+            self._writer_lock.release()
+            raise
         last = self._conn.execute("SELECT max(seq), max(batch), max(t) FROM events").fetchone()
         self.last_seq: int = last[0] or 0
         self._batch: int = last[1] or 0
@@ -374,12 +394,80 @@ class JournalWriter:
         if self._flusher is not None and self._flusher is not threading.current_thread():
             self._flusher.join()
         self._conn.close()
+        self._writer_lock.release()
 
     def __enter__(self) -> JournalWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def writer_lock_path(path: str | PathLike[str]) -> Path:
+    """The file a journal's writer holds locked: ``<journal>-writer``."""
+    journal = Path(path)
+    return journal.with_name(journal.name + "-writer")
+
+
+def writer_running(path: str | PathLike[str]) -> bool | None:
+    """Whether a :class:`JournalWriter` has ``path`` open now (None where this cannot be told)."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(writer_lock_path(path), os.O_RDONLY)
+    except FileNotFoundError:
+        return False  # never written by this version, or by nobody
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+class _WriterLock:
+    """The exclusive lock a writer holds on ``<journal>-writer`` while it is open."""
+
+    def __init__(self, fd: int | None) -> None:
+        self._fd = fd
+
+    @classmethod
+    def take(cls, journal: Path) -> _WriterLock:
+        if fcntl is None:
+            return cls(None)
+        lock_path = writer_lock_path(journal)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise JournalError(f"{journal}: cannot create the writer lock {lock_path.name}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f" (pid {holder})" if holder.isdigit() else ""
+            raise JournalError(
+                f"{journal}: another process{who} is writing this journal; two writers would interleave "
+                "their events (attach to it instead, or give this collector its own --journal)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return cls(fd)
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            # The file stays: removing it would let a writer that opened it just before lock
+            # a name nobody else sees any more.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
 
 class JournalReader:
