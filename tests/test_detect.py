@@ -252,6 +252,8 @@ def test_more_specific_by_the_watch_asn_is_info_and_a_foreign_one_is_a_hijack():
         ("subprefix_hijack", "close", "critical", "175.45.177.0/24 AS64666", 500.0),
     ]
     assert found[1].evidence_dict["paths"] == ["rrc00 10.0.0.1 AS64501 path 3356 64666"]
+    assert found[2].summary == "175.45.177.0/24 no longer announced by AS64666"
+    assert found[1].evidence_dict["collectors"] == {"rrc00": 1}
 
 
 def test_more_specific_without_watch_asns_is_judged_by_the_covering_origin():
@@ -311,6 +313,8 @@ def test_rpki_detector_opens_and_closes_invalid_routes():
         ("192.0.2.0/23 AS64666", "critical", "open", INVALID_ASN),
         ("192.0.2.0/23 AS64666", "critical", "close", INVALID_ASN),
     ]
+    assert found[2].summary == "RPKI-invalid route 192.0.2.0/23 AS64666 no longer held by any session"
+    assert found[1].evidence_dict["collectors"] == {PEERS[1].collector: 1}
 
 
 # -- DNS latency and feeds -----------------------------------------------------------------------

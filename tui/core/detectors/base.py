@@ -13,7 +13,7 @@ the first later event. Finding times are the due times, not the moment a tick no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,12 +42,15 @@ __all__ = [
     "keys_touched",
     "Origin",
     "origin_key",
+    "origin_from_key",
+    "sessions_per_collector",
     "origin_text",
     "watches_for",
     "format_duration",
     "peer_text",
     "summarise_update",
     "legit_origin",
+    "OriginMemory",
     "sync_full_feed",
     "RoutingDetector",
 ]
@@ -85,6 +88,23 @@ def origin_key(origin: Origin | None) -> str:
     if isinstance(origin, tuple):
         return "{" + ",".join(map(str, origin)) + "}"
     return str(origin)
+
+
+def origin_from_key(key: str) -> Origin | None:
+    """Inverse of :func:`origin_key`."""
+    if key == "-":
+        return None
+    if key.startswith("{"):
+        return tuple(int(x) for x in key.strip("{}").split(",") if x)
+    return int(key)
+
+
+def sessions_per_collector(peers: Iterable[PeerKey]) -> dict[str, int]:
+    """How many of ``peers`` each collector has, by collector name (evidence)."""
+    out: dict[str, int] = {}
+    for peer in peers:
+        out[peer.collector] = out.get(peer.collector, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def origin_text(origin: Origin | None) -> str:
@@ -218,6 +238,25 @@ class FindingBook:
             ts, current.finding_id, watch, kind, current.severity, "close", subject, summary, current.started,
             tuple(merged.items()),
         )
+
+    def close_gone_origins(
+        self, ts: float, *, kind: str, watch: str, prefix: Prefix, present: Iterable[str], summary: Callable[[str], str]
+    ) -> list[Finding]:
+        """Close the open ``kind`` findings of ``watch`` about ``prefix`` whose origin is not ``present``.
+
+        For findings whose subject is ``"<prefix> AS<origin>"``; ``summary(origin)`` says why.
+        """
+        still = set(present)
+        closed = []
+        for finding in list(self.open.values()):
+            if finding.kind != kind or finding.watch != watch:
+                continue
+            subject_prefix, _, origin = finding.subject.partition(" AS")
+            if subject_prefix == str(prefix) and origin not in still:
+                done = self.close(ts, kind=kind, watch=watch, subject=finding.subject, summary=summary(origin))
+                if done is not None:
+                    closed.append(done)
+        return closed
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Open findings as JSON-compatible data."""
@@ -526,6 +565,34 @@ def legit_origin(watchlist: Watchlist, watch: str, origin: Origin | None, known:
     if not known_set:
         return None
     return origin_key(origin) in known_set or any(str(asn) in known_set for asn in members)
+
+
+class OriginMemory:
+    """The origins ever seen announcing each watched prefix exactly (as :func:`origin_key` strings).
+
+    What :func:`legit_origin` compares a more-specific's origin with when its watch lists no
+    ASNs. Kept by the detectors that judge more-specifics, and stored in their checkpoints.
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[Prefix, set[str]] = {}
+
+    def note(self, event: RouteAnnounced, rels: Iterable[tuple[str, Prefix | None, str]]) -> None:
+        """Remember ``event``'s origin when it announces a watched prefix itself."""
+        if any(relation == "exact" for _, _, relation in rels):
+            self.seen.setdefault(event.prefix, set()).add(origin_key(event.origin))
+
+    def of(self, watched: Prefix | None) -> set[str]:
+        """The origins seen for ``watched`` (empty when none, or when there is no watched prefix)."""
+        return self.seen.get(watched, set()) if watched is not None else set()
+
+    def snapshot(self) -> dict[str, list[str]]:
+        """As JSON-compatible data."""
+        return {str(p): sorted(o) for p, o in self.seen.items()}
+
+    def restore(self, data: dict[str, list[str]]) -> None:
+        """Inverse of :meth:`snapshot`."""
+        self.seen = {Prefix.parse(p): set(o) for p, o in data.items()}
 
 
 class RoutingDetector:

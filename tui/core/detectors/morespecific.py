@@ -23,11 +23,13 @@ from tui.core.events import Event, Finding, RouteAnnounced, Severity
 from tui.core.prefixes import Prefix
 
 from tui.core.detectors.base import (
+    OriginMemory,
     RoutingDetector,
     keys_touched,
     legit_origin,
-    origin_key,
+    origin_from_key,
     peer_text,
+    sessions_per_collector,
 )
 
 __all__ = ["MoreSpecificDetector"]
@@ -42,14 +44,13 @@ class MoreSpecificDetector(RoutingDetector):
         super().__init__(watchlist, settings)
         self.inside: dict[tuple[str, Prefix], Prefix] = {}
         """(watch, more-specific) → the watched prefix it lies inside."""
-        self._origins: dict[Prefix, set[str]] = {}
+        self.origins = OriginMemory()
 
     def on_event(self, event: Event, rels: Any, changed: Any, out: list[Finding]) -> None:
         if isinstance(event, RouteAnnounced):
+            self.origins.note(event, rels)
             for watch, watched, relation in rels:
-                if relation == "exact":
-                    self._origins.setdefault(event.prefix, set()).add(origin_key(event.origin))
-                elif relation == "more_specific" and watched is not None:
+                if relation == "more_specific" and watched is not None:
                     current = self.inside.get((watch, event.prefix))
                     # The most specific watched prefix is the one that matters for the verdict.
                     if current is None or watched.length > current.length:
@@ -60,13 +61,13 @@ class MoreSpecificDetector(RoutingDetector):
     def _judge(self, key: tuple[str, Prefix], ts: float, out: list[Finding]) -> None:
         watch, prefix = key
         watched = self.inside[key]
-        known = self._origins.get(watched, set())
+        known = self.origins.of(watched)
         origins = self.book.origins(prefix)
         present_hijacks: set[str] = set()
         welcome: dict[str, list[Any]] = {}
         unsure: dict[str, list[Any]] = {}
         for origin_text_key, peers in sorted(origins.items()):
-            origin = self._origin_value(origin_text_key)
+            origin = origin_from_key(origin_text_key)
             verdict = legit_origin(self.watchlist, watch, origin, known)
             if verdict is False:
                 present_hijacks.add(origin_text_key)
@@ -82,15 +83,10 @@ class MoreSpecificDetector(RoutingDetector):
                 welcome[origin_text_key] = peers
             else:
                 unsure[origin_text_key] = peers
-        for finding in list(self.findings.open.values()):
-            if finding.kind != "subprefix_hijack" or finding.watch != watch:
-                continue
-            subject_prefix, _, origin_part = finding.subject.partition(" AS")
-            if subject_prefix == str(prefix) and origin_part not in present_hijacks:
-                self.emit(out, self.findings.close(
-                    ts, kind="subprefix_hijack", watch=watch, subject=finding.subject,
-                    summary=f"{prefix} no longer announced by AS{origin_part}",
-                ))
+        out.extend(self.findings.close_gone_origins(
+            ts, kind="subprefix_hijack", watch=watch, prefix=prefix, present=present_hijacks,
+            summary=lambda origin: f"{prefix} no longer announced by AS{origin}",
+        ))
         if welcome or unsure:
             severity = Severity.WARNING if unsure and not welcome else Severity.INFO
             origins_text = ", ".join("AS" + o for o in sorted({**welcome, **unsure}))
@@ -106,7 +102,7 @@ class MoreSpecificDetector(RoutingDetector):
                 ts, kind="more_specific", watch=watch, subject=str(prefix), severity=severity, summary=summary,
                 evidence={
                     "prefix": str(prefix), "watched": str(watched), "origins": sorted({**welcome, **unsure}),
-                    "sessions": len(peers_all), "collectors": _per_collector(peers_all),
+                    "sessions": len(peers_all), "collectors": sessions_per_collector(peers_all),
                 },
             ))
         else:
@@ -130,31 +126,16 @@ class MoreSpecificDetector(RoutingDetector):
             "origin": origin,
             "covering_origins": sorted(known),
             "sessions": len(peers),
-            "collectors": _per_collector(peers),
+            "collectors": sessions_per_collector(peers),
             "paths": examples,
         }
-
-    @staticmethod
-    def _origin_value(text: str) -> int | tuple[int, ...] | None:
-        if text == "-":
-            return None
-        if text.startswith("{"):
-            return tuple(int(x) for x in text.strip("{}").split(",") if x)
-        return int(text)
 
     def snapshot_own(self) -> dict[str, Any]:
         return {
             "inside": [[w, str(p), str(q)] for (w, p), q in self.inside.items()],
-            "origins": {str(p): sorted(o) for p, o in self._origins.items()},
+            "origins": self.origins.snapshot(),
         }
 
     def restore_own(self, data: dict[str, Any]) -> None:
         self.inside = {(w, Prefix.parse(p)): Prefix.parse(q) for w, p, q in data.get("inside", ())}
-        self._origins = {Prefix.parse(p): set(o) for p, o in data.get("origins", {}).items()}
-
-
-def _per_collector(peers: list[Any]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for peer in peers:
-        out[peer.collector] = out.get(peer.collector, 0) + 1
-    return dict(sorted(out.items()))
+        self.origins.restore(data.get("origins", {}))

@@ -15,7 +15,7 @@ from tui.core.events import Event, Finding, RouteAnnounced, Severity
 from tui.core.prefixes import Prefix
 from tui.core.rpki import INVALID_ASN, VrpSet
 
-from tui.core.detectors.base import ALL_PREFIXES, RoutingDetector
+from tui.core.detectors.base import ALL_PREFIXES, RoutingDetector, origin_from_key, sessions_per_collector
 
 __all__ = ["RpkiDetector"]
 
@@ -44,36 +44,23 @@ class RpkiDetector(RoutingDetector):
         origins = self.book.origins(prefix)
         invalid: dict[str, tuple[str, list[Any], list[dict[str, Any]]]] = {}
         for key, peers in origins.items():
-            origin: int | tuple[int, ...] | None
-            if key.startswith("{"):
-                origin = tuple(int(x) for x in key.strip("{}").split(",") if x)
-            else:
-                origin = None if key == "-" else int(key)
-            result = self.vrps.validate(prefix, origin)
+            result = self.vrps.validate(prefix, origin_from_key(key))
             if result.invalid:
                 invalid[key] = (result.state, peers, [v.as_dict() for v in result.covering])
         for watch in sorted(self.watches.get(prefix, ())):
             for key, (state, peers, covering) in sorted(invalid.items()):
                 why = "origin not authorised" if state == INVALID_ASN else "longer than the ROA's maxLength"
-                collectors: dict[str, int] = {}
-                for peer in peers:
-                    collectors[peer.collector] = collectors.get(peer.collector, 0) + 1
                 self.emit(out, self.findings.raise_(
                     ts, kind="rpki_invalid", watch=watch, subject=f"{prefix} AS{key}",
                     severity=Severity.CRITICAL if state == INVALID_ASN else Severity.WARNING,
                     summary=f"RPKI {state}: {prefix} originated by AS{key} ({why})",
                     evidence={"prefix": str(prefix), "origin": key, "state": state, "vrps": covering,
-                              "sessions": len(peers), "collectors": dict(sorted(collectors.items()))},
+                              "sessions": len(peers), "collectors": sessions_per_collector(peers)},
                 ))
-            for finding in list(self.findings.open.values()):
-                if finding.watch != watch:
-                    continue
-                subject_prefix, _, origin_part = finding.subject.partition(" AS")
-                if subject_prefix == str(prefix) and origin_part not in invalid:
-                    self.emit(out, self.findings.close(
-                        ts, kind="rpki_invalid", watch=watch, subject=finding.subject,
-                        summary=f"RPKI-invalid route {finding.subject} no longer held by any session",
-                    ))
+            out.extend(self.findings.close_gone_origins(
+                ts, kind="rpki_invalid", watch=watch, prefix=prefix, present=invalid,
+                summary=lambda origin: f"RPKI-invalid route {prefix} AS{origin} no longer held by any session",
+            ))
 
     def snapshot_own(self) -> dict[str, Any]:
         return {"watches": {str(p): sorted(w) for p, w in self.watches.items()}}

@@ -17,7 +17,7 @@ from tui.core.aspath import upstream_of
 from tui.core.events import Event, Finding, RouteAnnounced, Severity
 from tui.core.prefixes import Prefix
 
-from tui.core.detectors.base import RoutingDetector, keys_touched, legit_origin, origin_key, peer_text
+from tui.core.detectors.base import OriginMemory, RoutingDetector, keys_touched, legit_origin, origin_key, peer_text
 
 __all__ = ["UpstreamDetector"]
 
@@ -31,18 +31,16 @@ class UpstreamDetector(RoutingDetector):
         super().__init__(watchlist, settings)
         self.subjects: dict[tuple[str, Prefix], dict[str, Any]] = {}
         """(watch, prefix) → {"first_seen": ts, "learned": [upstream keys]}."""
-        self._origins: dict[Prefix, set[str]] = {}
+        self.origins = OriginMemory()
 
     def on_event(self, event: Event, rels: Any, changed: Any, out: list[Finding]) -> None:
         if isinstance(event, RouteAnnounced):
+            self.origins.note(event, rels)
             for watch, watched, relation in rels:
-                if relation == "exact":
-                    self._origins.setdefault(event.prefix, set()).add(origin_key(event.origin))
                 if (watch, event.prefix) in self.subjects:
                     continue
                 if relation == "more_specific":
-                    known = self._origins.get(watched, set()) if watched is not None else set()
-                    if legit_origin(self.watchlist, watch, event.origin, known) is False:
+                    if legit_origin(self.watchlist, watch, event.origin, self.origins.of(watched)) is False:
                         continue  # a hijacked more-specific: the more-specific detector reports it
                 self.subjects[(watch, event.prefix)] = {"first_seen": event.ts, "learned": []}
         for key in keys_touched(self.subjects, changed):
@@ -90,9 +88,9 @@ class UpstreamDetector(RoutingDetector):
     def snapshot_own(self) -> dict[str, Any]:
         return {
             "subjects": [[w, str(p), info] for (w, p), info in self.subjects.items()],
-            "origins": {str(p): sorted(o) for p, o in self._origins.items()},
+            "origins": self.origins.snapshot(),
         }
 
     def restore_own(self, data: dict[str, Any]) -> None:
         self.subjects = {(w, Prefix.parse(p)): dict(info) for w, p, info in data.get("subjects", ())}
-        self._origins = {Prefix.parse(p): set(o) for p, o in data.get("origins", {}).items()}
+        self.origins.restore(data.get("origins", {}))

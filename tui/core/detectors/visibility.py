@@ -31,10 +31,10 @@ from tui.core.watchlist import Thresholds
 
 from tui.core.detectors.base import (
     ALL_PREFIXES,
+    OriginMemory,
     RoutingDetector,
     format_duration,
     legit_origin,
-    origin_key,
     peer_text,
     summarise_update,
 )
@@ -108,7 +108,7 @@ class VisibilityDetector(RoutingDetector):
         super().__init__(watchlist, settings)
         self.subjects: dict[tuple[str, Prefix], _Subject] = {}
         self._entries_seen = -1
-        self._known_origins: dict[Prefix, set[str]] = {}
+        self.origins = OriginMemory()
 
     # -- subjects -------------------------------------------------------------------------------
 
@@ -142,16 +142,15 @@ class VisibilityDetector(RoutingDetector):
 
     def on_event(self, event: Event, rels: Any, changed: Any, out: list[Finding]) -> None:
         if isinstance(event, RouteAnnounced):
+            self.origins.note(event, rels)
             for watch, watched, relation in rels:
                 if relation == "exact":
-                    self._known_origins.setdefault(event.prefix, set()).add(origin_key(event.origin))
                     continue
                 key = (watch, event.prefix)
                 if key in self.subjects:
                     continue
                 if relation == "more_specific":
-                    known = self._known_origins.get(watched, set()) if watched is not None else set()
-                    if legit_origin(self.watchlist, watch, event.origin, known) is False:
+                    if legit_origin(self.watchlist, watch, event.origin, self.origins.of(watched)) is False:
                         continue  # a foreign origin inside watched space: the hijack detector's case
                     self.subjects[key] = self._new_subject(watch, event.prefix, str(watched))
                 elif relation == "origin":
@@ -299,7 +298,7 @@ class VisibilityDetector(RoutingDetector):
     def snapshot_own(self) -> dict[str, Any]:
         return {
             "subjects": [s.to_json() for s in self.subjects.values()],
-            "known_origins": {str(p): sorted(o) for p, o in self._known_origins.items()},
+            "known_origins": self.origins.snapshot(),
         }
 
     def restore_own(self, data: dict[str, Any]) -> None:
@@ -307,5 +306,5 @@ class VisibilityDetector(RoutingDetector):
         for item in data.get("subjects", ()):
             subject = _Subject.from_json(item, self.settings.evidence_updates)
             self.subjects[(subject.watch, subject.prefix)] = subject
-        self._known_origins = {Prefix.parse(p): set(o) for p, o in data.get("known_origins", {}).items()}
+        self.origins.restore(data.get("known_origins", {}))
         self._entries_seen = -1
