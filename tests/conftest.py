@@ -21,6 +21,16 @@ def shared_file(relative: str) -> Path:
     return path
 
 
+class EventLog:
+    """An engine recorder that keeps every event it is handed, in order: a journal without SQLite."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def append(self, events) -> None:
+        self.events.extend(events)
+
+
 @pytest.fixture
 def data_dir() -> Path:
     """../shared/data, or skip."""

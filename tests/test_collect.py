@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, shared_file
+from tests.conftest import REPO, EventLog, shared_file
 from real_cases import CONFIG_2007, MRT_2007
 from tui.cli import main
 from tui.commands.collect import Collector
@@ -40,13 +40,8 @@ def replay_findings(journal: Path, config_text: str) -> list[Finding]:
     """Replay a journal through a fresh engine with fresh detectors; the findings they raise."""
     watchlist = parse_config(config_text).watchlist()
     session = ReplaySession.open(journal, watchlist, detectors=default_detectors(watchlist))
-    raised: list[Finding] = []
-
-    class Catch:
-        def append(self, events):
-            raised.extend(e for e in events if isinstance(e, Finding))
-
-    session.engine.recorder = Catch()
+    log = EventLog()
+    session.engine.recorder = log
     session.clock.speed = MAX_SPEED
     session.play()
     for _ in range(100000):
@@ -54,7 +49,7 @@ def replay_findings(journal: Path, config_text: str) -> list[Finding]:
             break
     session.step(1.0)
     session.close()
-    return raised
+    return [e for e in log.events if isinstance(e, Finding)]
 
 
 def test_collect_from_files_journal_jsonl_and_replay_gives_the_same_findings(tmp_path, config_file, capsys):

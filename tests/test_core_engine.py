@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import EventLog
 
 from tui.core.aspath import parse_path
 from tui.core.clock import FixedClock, VirtualClock
@@ -119,8 +120,9 @@ def test_route_kept_for_its_watched_origin_is_withdrawn_and_replaced():
 
 def test_route_snapshot_becomes_the_withdrawals_and_changes_it_implies():
     """A refresh after a gap: only real differences reach the journal, as plain route events."""
-    recorded = []
-    engine = Engine(Watchlist([NORTH_KOREA]), FixedClock(0.0), recorder=type("R", (), {"append": lambda _, e: recorded.extend(e)})())
+    log = EventLog()
+    recorded = log.events
+    engine = Engine(Watchlist([NORTH_KOREA]), FixedClock(0.0), recorder=log)
     inside = Prefix.parse("175.45.177.0/24")
     engine.ingest([
         announce(1, "192.0.2.1", NK), announce(1, "192.0.2.2", NK), announce(1, "192.0.2.3", NK),

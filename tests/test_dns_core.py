@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from conftest import EventLog
+
 from tui.core.aspath import parse_path
 from tui.core.clock import FixedClock
 from tui.core.dns import (
@@ -157,20 +159,15 @@ def test_zone_down_is_critical_and_ns_mismatch_is_compared_parent_to_child():
 
 
 def test_replay_of_the_journal_gives_the_same_rows_findings_and_history():
-    journal = []
-
-    class Recorder:
-        def append(self, events):
-            journal.extend(event_to_dict(e) for e in events)
-
-    live = make_engine(recorder=Recorder())
+    log = EventLog()
+    live = make_engine(recorder=log)
     live.ingest([announce(1, "192.0.2.1", NK22)])
     live.ingest([soa(10, NS1, serial=7), soa(10, NS2, serial=6, server="ns2.kp.")])
     live.ingest([soa(20, NS1, outcome="timeout"), soa(20, NS2, serial=7, server="ns2.kp.", latency=0.3)])
     checkpoint = live.checkpoint()
 
     replayed = make_engine()
-    events = [event_from_dict(item) for item in journal]
+    events = [event_from_dict(event_to_dict(e)) for e in log.events]  # through the journal's form
     replayed.ingest([e for e in events if e.KIND != "finding"])
     assert dns_rows(replayed) == dns_rows(live)
     assert {k: (f.state, f.summary) for k, f in replayed.findings.items()} == {

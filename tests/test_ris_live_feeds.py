@@ -6,7 +6,7 @@ import asyncio
 import threading
 from pathlib import Path
 
-from tests.conftest import shared_file
+from tests.conftest import EventLog, shared_file
 from tests.servers.http_server import LoopbackHTTP, Reply, Request
 from tests.servers.ripestat_server import FakeRipestat
 from tests.servers.ris_live_server import Drop, FakeRisLive, Hold, Send, WaitSubscriptions
@@ -48,11 +48,13 @@ cache_dir = "{cache}"
 
 
 class GatedRipestat(FakeRipestat):
-    """Holds the first RIPEstat call until the test opens the gate (a slow RIPEstat)."""
+    """Holds RIPEstat's calls while ``gate`` is closed (a slow RIPEstat); closed at first unless ``start_open``."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, start_open: bool = False) -> None:
         super().__init__(folder)
         self.gate = threading.Event()
+        if start_open:
+            self.gate.set()
 
     def __call__(self, request: Request) -> object:
         self.gate.wait(30)
@@ -137,19 +139,6 @@ async def test_drop_makes_ripestat_seeded_sessions_unknown(tmp_path):
             await feeds.stop()
 
 
-class RefreshGate(FakeRipestat):
-    """RIPEstat that answers at once until ``gate`` is cleared (a refresh held mid-flight)."""
-
-    def __init__(self, folder: Path) -> None:
-        super().__init__(folder)
-        self.gate = threading.Event()
-        self.gate.set()
-
-    def __call__(self, request: Request) -> object:
-        self.gate.wait(30)
-        return super().__call__(request)
-
-
 # After the reconnection, 12.0.1.63 (AS7018) announces the watched prefix over a new path.
 REANNOUNCE = {"type": "ris_message", "data": {
     "timestamp": NOW + 60, "peer": "12.0.1.63", "peer_asn": "7018", "id": "test", "host": "rrc00.ripe.net",
@@ -163,14 +152,14 @@ async def _reconnect_with_changed_routes(tmp_path, prepare_refresh):
     Returns (engine, what the engine recorded, what the feeds sent). The second connection
     sends REANNOUNCE while the refresh is held, so the test sees which of the two wins.
     """
-    fake_stat = RefreshGate(shared_file("ripestat/2017-07-joshglazebrook"))
+    fake_stat = GatedRipestat(shared_file("ripestat/2017-07-joshglazebrook"), start_open=True)  # held for the refresh
     with LoopbackHTTP(fake_stat) as stat:
         async with FakeRisLive([[WaitSubscriptions(3), Drop()], [WaitSubscriptions(10), Send(REANNOUNCE), Hold()]]) as ris:
             config = _config(ris.url, stat.url, tmp_path)
             watchlist = config.watchlist()
             clock = FixedClock(NOW)
-            recorded: list = []
-            engine = Engine(watchlist, clock, recorder=type("Recorder", (), {"append": lambda _, events: recorded.extend(events)})())
+            recorded = EventLog()
+            engine = Engine(watchlist, clock, recorder=recorded)
             seen: list = []
             reconnect = asyncio.Event()
 
@@ -205,7 +194,7 @@ async def _reconnect_with_changed_routes(tmp_path, prepare_refresh):
             await _until(lambda: state() == "up", "the refresh")
             await feeds.stop()
             drain()
-    return engine, recorded, seen
+    return engine, recorded.events, seen
 
 
 async def test_reconnect_rereads_routes_so_withdrawals_in_the_gap_are_not_lost(tmp_path):
