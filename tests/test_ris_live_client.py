@@ -238,6 +238,8 @@ def test_backoff_jitter_stays_within_bounds():
     assert backoff.delay(0, lambda: 0.999) == pytest.approx(0.5005)
     assert backoff.delay(10, lambda: 0.0) == 60.0
     assert backoff.delay(3, lambda: 0.5) == pytest.approx(6.0)
+    # A socket refused all day: over a thousand attempts must still give the capped delay.
+    assert backoff.delay(5000, lambda: 0.0) == 60.0
 
 
 def test_client_id_is_added_to_the_url():

@@ -80,7 +80,10 @@ class Backoff:
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait before try number ``attempt + 1`` (``attempt`` counts from 0)."""
-        base = min(self.maximum, self.initial * self.factor ** max(0, attempt))
+        try:
+            base = min(self.maximum, self.initial * self.factor ** max(0, attempt))
+        except OverflowError:  # a feed down for a day has tried over a thousand times: capped long ago
+            base = self.maximum
         return base * (1.0 - self.jitter * rand())
 
 
