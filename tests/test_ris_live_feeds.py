@@ -146,6 +146,41 @@ REANNOUNCE = {"type": "ris_message", "data": {
 }}
 
 
+class _LiveRun:
+    """LiveFeeds into an engine; the test decides when RIS Live may reconnect."""
+
+    def __init__(self, config, watchlist, queue_size: int = 0) -> None:
+        self.recorded = EventLog()
+        self.engine = Engine(watchlist, FixedClock(NOW), recorder=self.recorded)
+        self.seen: list = []
+        """What the feeds sent, in order."""
+        self.reconnect = asyncio.Event()
+        self.queue: asyncio.Queue = asyncio.Queue(queue_size)
+
+        async def sleep(seconds: float) -> None:
+            await self.reconnect.wait()
+
+        self.feeds = LiveFeeds(config, watchlist, self.queue, clock=self.engine.clock, sleep=sleep)
+
+    def drain(self) -> None:
+        """Apply what the feeds sent so far."""
+        while not self.queue.empty():
+            batch = self.queue.get_nowait()
+            self.seen.extend(batch)
+            self.engine.ingest(batch)
+
+    def state(self) -> str:
+        """RIS Live's state in the engine, after applying what the feeds sent."""
+        self.drain()
+        health = self.engine.feeds.get("ris-live")
+        return health.state if health else ""
+
+    def sent_states(self) -> list[str]:
+        """RIS Live's statuses as the feeds sent them."""
+        self.drain()
+        return [e.state for e in self.seen if isinstance(e, FeedStatus) and e.feed == "ris-live"]
+
+
 async def _reconnect_with_changed_routes(tmp_path, prepare_refresh):
     """Bootstrap, drop RIS Live, let ``prepare_refresh(fake_stat)`` change RIPEstat, reconnect.
 
@@ -156,45 +191,23 @@ async def _reconnect_with_changed_routes(tmp_path, prepare_refresh):
     with LoopbackHTTP(fake_stat) as stat:
         async with FakeRisLive([[WaitSubscriptions(3), Drop()], [WaitSubscriptions(10), Send(REANNOUNCE), Hold()]]) as ris:
             config = _config(ris.url, stat.url, tmp_path)
-            watchlist = config.watchlist()
-            clock = FixedClock(NOW)
-            recorded = EventLog()
-            engine = Engine(watchlist, clock, recorder=recorded)
-            seen: list = []
-            reconnect = asyncio.Event()
-
-            async def sleep(seconds: float) -> None:
-                await reconnect.wait()
-
-            queue: asyncio.Queue = asyncio.Queue()
-            feeds = LiveFeeds(config, watchlist, queue, clock=clock, sleep=sleep)
-
-            def drain() -> None:
-                while not queue.empty():
-                    batch = queue.get_nowait()
-                    seen.extend(batch)
-                    engine.ingest(batch)
-
-            def state() -> str:
-                drain()
-                health = engine.feeds.get("ris-live")
-                return health.state if health else ""
-
+            run = _LiveRun(config, config.watchlist())
+            feeds, engine = run.feeds, run.engine
             await feeds.start()
-            await _until(lambda: state() == "down" and feeds.bootstrapped.is_set(), "the drop, after the initial state")
+            await _until(lambda: run.state() == "down" and feeds.bootstrapped.is_set(), "the drop, after the initial state")
             fake_stat.gate.clear()
             prepare_refresh(fake_stat)
-            reconnect.set()
+            run.reconnect.set()
             # The live update arrives while RIPEstat is being asked again: it waits for the refresh.
-            await _until(lambda: state() == "resyncing" and feeds._held, "the reconnection, refresh under way")
+            await _until(lambda: run.state() == "resyncing" and feeds._held, "the reconnection, refresh under way")
             assert any(isinstance(e, RouteAnnounced) and e.peer_ip == "12.0.1.63" for b in feeds._held for e in b)
             holder = next(p for p in engine.state.peers() if p.key.peer_ip == "111.91.233.1")
             assert holder.status == PeerStatus.UNKNOWN, "still unknown until the routes are re-read"
             fake_stat.gate.set()
-            await _until(lambda: state() == "up", "the refresh")
+            await _until(lambda: run.state() == "up", "the refresh")
             await feeds.stop()
-            drain()
-    return engine, recorded.events, seen
+            run.drain()
+    return engine, run.recorded.events, run.seen
 
 
 async def test_reconnect_rereads_routes_so_withdrawals_in_the_gap_are_not_lost(tmp_path):
@@ -235,6 +248,37 @@ async def test_reconnect_when_ripestat_fails_keeps_routes_and_says_so(tmp_path):
     assert "0/8 watched prefixes re-read" in up.detail and "kept as they were" in up.detail
     assert any(isinstance(e, FeedStatus) and e.feed == "ripestat" and e.state == "error" for e in seen)
     assert not any(isinstance(e, RouteWithdrawn) for e in recorded)
+
+
+async def test_a_drop_during_the_refresh_abandons_it_and_the_next_reconnection_refreshes(tmp_path):
+    fake_stat = GatedRipestat(shared_file("ripestat/2017-07-joshglazebrook"), start_open=True)
+    script = [[WaitSubscriptions(3), Drop()], [WaitSubscriptions(10), Send(REANNOUNCE), Drop()], [WaitSubscriptions(10), Hold()]]
+    with LoopbackHTTP(fake_stat) as stat:
+        async with FakeRisLive(script) as ris:
+            config = _config(ris.url, stat.url, tmp_path)
+            run = _LiveRun(config, config.watchlist(), queue_size=1)  # bounded, as the collector's is
+            await run.feeds.start()
+            await _until(lambda: run.state() == "down" and run.feeds.bootstrapped.is_set(), "the drop, after the initial state")
+            fake_stat.gate.clear()  # the first refresh never gets its answer
+            run.reconnect.set()
+            await _until(lambda: run.sent_states().count("resyncing") == 2, "a drop mid-refresh, and a second reconnection")
+            assert run.sent_states()[-4:] == ["down", "resyncing", "down", "resyncing"], "no false up in between"
+            live_path = tuple(REANNOUNCE["data"]["path"])
+            reannounced = [i for i, e in enumerate(run.seen) if isinstance(e, RouteAnnounced) and e.as_path == live_path]
+            statuses = [(i, e.state) for i, e in enumerate(run.seen) if isinstance(e, FeedStatus) and e.feed == "ris-live"]
+            first_refresh = next(i for i, state in statuses if state == "resyncing")
+            second_drop = [i for i, state in statuses if state == "down"][-1]
+            assert len(reannounced) == 1, "what was held when the refresh was abandoned went out, once"
+            assert first_refresh < reannounced[0] < second_drop, "held during the refresh, out ahead of the drop"
+            fake_stat.gate.set()
+            await _until(lambda: run.state() == "up", "the second refresh")
+            await run.feeds.stop()
+            run.drain()
+    assert run.sent_states()[-2:] == ["up", "ended"] and run.sent_states().count("up") == 2  # start, and now
+    # The second refresh read RIPEstat after the live update, so RIPEstat's (unchanged) path stands.
+    routes = {p.key.peer_ip: route for p, route in run.engine.state.routes_to(WATCHED)}
+    assert tuple(routes["12.0.1.63"].as_path) == (7018, 3356, 1853, 1853, 1205)
+    assert all(p.status == PeerStatus.UP for p in run.engine.state.peers() if p.source == "ris-live")
 
 
 async def test_run_live_for_returns_the_engine(tmp_path):

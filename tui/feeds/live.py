@@ -133,7 +133,7 @@ class LiveFeeds:
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Stop the feeds: RIS Live closes cleanly (an ``ended`` status); the rest is cancelled."""
-        self._abandon_resync()
+        await self._abandon_resync()
         if self.client is not None:
             self.client.stop()
         if self.prober is not None:
@@ -150,7 +150,7 @@ class LiveFeeds:
         await self._release()
 
     async def _live_sink(self, batch: list[Event]) -> None:
-        batch = self._watch_reconnects(batch)
+        batch = await self._watch_reconnects(batch)
         if self._held is not None:
             # Only routes must wait for the older RIPEstat snapshot; health goes out at once.
             health = [e for e in batch if isinstance(e, FeedStatus | RecordRejected)]
@@ -175,13 +175,13 @@ class LiveFeeds:
             rand=self.rand,
         )
 
-    def _watch_reconnects(self, batch: list[Event]) -> list[Event]:
+    async def _watch_reconnects(self, batch: list[Event]) -> list[Event]:
         """Hold RIS Live's ``up`` after a gap until the routes are re-read (see the module doc)."""
         out: list[Event] = []
         for event in batch:
             if isinstance(event, FeedStatus) and event.feed == RIS_LIVE_FEED:
                 if event.state in ("down", "gap", "ended"):
-                    self._abandon_resync()
+                    await self._abandon_resync()
                 elif event.state == "up" and event.gap_start is not None and self._can_resync():
                     gap = f"{event.gap_seconds:.1f}s" if event.gap_seconds is not None else "a gap"
                     out.append(FeedStatus(event.ts, event.feed, "resyncing",
@@ -196,15 +196,13 @@ class LiveFeeds:
         # Before the initial state is in, the bootstrap itself is the fresh snapshot.
         return self.ripestat_enabled and self.bootstrapped.is_set() and self._resync is None
 
-    def _abandon_resync(self) -> None:
+    async def _abandon_resync(self) -> None:
         """RIS Live dropped again (or stops): that refresh would end in a false ``up``."""
         task, self._resync = self._resync, None
         if task is not None:
             task.cancel()
             # What was held arrived before the drop: it goes out now, ahead of the drop's status.
-            held, self._held = self._held or [], None
-            for routes in held:
-                self.queue.put_nowait(routes)
+            await self._release()
 
     async def _refresh_after_gap(self, reconnected: FeedStatus) -> None:
         from tui.feeds.ripestat import refresh_routes
