@@ -321,7 +321,6 @@ def _headless_journal(
 ) -> int:
     from tui.core.clock import SystemClock
     from tui.core.engine import Engine
-
     from tui.journal.follow import WriterWatch
 
     engine = Engine(watchlist, SystemClock())

@@ -7,12 +7,13 @@ so the clock itself stays pure and a test can step it by hand.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "VirtualClock", "FixedClock", "SPEEDS", "MAX_SPEED"]
+__all__ = ["Clock", "SystemClock", "VirtualClock", "FixedClock", "SPEEDS", "MAX_SPEED", "format_time"]
 
 MAX_SPEED = math.inf
 """Replay speed meaning "as fast as events can be applied"."""
@@ -97,3 +98,11 @@ class VirtualClock:
         """Position as a share of the window (0..1)."""
         span = self.end - self.start
         return 1.0 if span <= 0 else (self.position - self.start) / span
+
+
+def format_time(ts: float, *, precise: bool = False) -> str:
+    """UTC seconds → ``"2015-10-23T02:01:30Z"`` (``precise`` keeps microseconds when there are any)."""
+    moment = dt.datetime.fromtimestamp(ts, dt.UTC)
+    if not precise or moment.microsecond == 0:
+        moment = moment.replace(microsecond=0)
+    return moment.isoformat().replace("+00:00", "Z")

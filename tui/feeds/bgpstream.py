@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import unquote, urlsplit
 
 from tui.core.aspath import ASPathError, parse_path
+from tui.core.clock import format_time
 from tui.core.events import (
     Event,
     PeerStateChanged,
@@ -555,7 +556,7 @@ def fetch_window(
         if not chosen:
             wanted = ", ".join(collectors) or "any collector"
             raise BgpstreamError(
-                f"the broker lists no MRT dumps for {wanted} between {_iso(start)} and {_iso(until)}; "
+                f"the broker lists no MRT dumps for {wanted} between {format_time(start)} and {format_time(until)}; "
                 "check the collector names (e.g. rrc00, route-views2) and the window"
             )
         if log is not None:
@@ -579,10 +580,6 @@ def fetch_window(
     finally:
         if own:
             http.close()
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def fetch_for_replay(args: Any, config: Any, start: float, until: float) -> list[Path]:

@@ -32,6 +32,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 
+from tui.core.clock import format_time
 from tui.core.events import Event, EventDecodeError, FeedStatus, RecordRejected, event_from_dict
 from tui.journal.store import JournalError, JournalReader, writer_running
 
@@ -234,7 +235,7 @@ class WriterWatch:
             return []
         ts = last_t if last_t is not None else self._wall()
         self.gone_since = ts
-        when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(ts))
+        when = format_time(ts)
         events: list[Event] = [FeedStatus(
             ts, JOURNAL_FEED, "down",
             f"no collector is writing {self.path.name} (stopped or killed): what is shown is as of {when}",

@@ -37,7 +37,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from tui.core.clock import MAX_SPEED, VirtualClock
+from tui.core.clock import MAX_SPEED, VirtualClock, format_time
 from tui.core.engine import Detector, Engine, FeedHealth, LogEntry, describe
 from tui.core.events import (
     DnsProbeResult,
@@ -102,14 +102,6 @@ def parse_time(text: str) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.timestamp()
-
-
-def format_time(ts: float, *, precise: bool = False) -> str:
-    """UTC seconds → ``"2015-10-23T02:01:30Z"`` (``precise`` keeps microseconds when there are any)."""
-    moment = dt.datetime.fromtimestamp(ts, dt.UTC)
-    if not precise or moment.microsecond == 0:
-        moment = moment.replace(microsecond=0)
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 # -- batching -----------------------------------------------------------------------------------
