@@ -171,7 +171,7 @@ class JournalTail:
             return found
         out: list[tuple[float, list[Event]]] = []
         if found:
-            first_t, first = found[0]
+            first_t = found[0][0]
             resumed = watch.resumed(first_t)
             if resumed:
                 out.append((first_t, resumed))
