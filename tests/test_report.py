@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from real_cases import MRT_2007
 from tests.conftest import REPO, shared_file
 from tui.cli import main
 from tui.commands.report import ReportData, build_report, md, visibility_chart
@@ -16,6 +17,7 @@ from tui.core.events import DnsProbeResult, Finding
 from tui.core.incidents import build_incidents
 from tui.journal.store import JournalWriter
 
+# Watches A and B of real_cases.CONFIG_2007: an outage that never ends, and one that does.
 CONFIG = """
 [[watch]]
 name = "A"
@@ -33,7 +35,7 @@ def journal(tmp_path_factory) -> tuple[Path, Path]:
     config.write_text(CONFIG)
     path = base / "c.journal"
     assert main(["collect", "--quiet", "--config", str(config), "--from-files",
-                 str(shared_file("mrt/bgpdump/updates.20070211.0141.gz")), "--journal", str(path)]) == 0
+                 str(shared_file(MRT_2007)), "--journal", str(path)]) == 0
     return path, config
 
 
