@@ -115,18 +115,23 @@ def test_replay_jsonl_with_a_window(capsys):
     assert window_routes == [e for e in routes if start <= e["ts"] <= until]
 
 
+# Both halves of both address families: every route is logged (a whole-table watch of 0.0.0.0/0
+# keeps every route but logs only what a specific watch names).
+EVERYTHING = ["--watch", "0.0.0.0/1", "--watch", "128.0.0.0/1", "--watch", "::/1", "--watch", "8000::/1"]
+
+
 def test_record_then_replay_the_journal_gives_the_same_log(tmp_path, capsys):
     sources = [str(shared_file(CAPTURE)), str(shared_file(CAPTURE_20))]
     journal = tmp_path / "capture.journal"
-    assert main(["record", "--journal", str(journal), "--watch", "0.0.0.0/0", *sources]) == 0
+    assert main(["record", "--journal", str(journal), *EVERYTHING, *sources]) == 0
     assert f"into {journal}" in capsys.readouterr().err
-    assert main(["replay", "--headless", "--watch", "0.0.0.0/0", *sources]) == 0
+    assert main(["replay", "--headless", *EVERYTHING, *sources]) == 0
     from_sources = capsys.readouterr().out
-    assert main(["replay", "--headless", "--watch", "0.0.0.0/0", str(journal)]) == 0
+    assert main(["replay", "--headless", *EVERYTHING, str(journal)]) == 0
     from_journal = capsys.readouterr().out
     assert from_journal == from_sources and from_sources.count("\n") > 10
     # A journal is a SOURCE like any other, also mixed with files.
-    assert main(["replay", "--headless", "--watch", "0.0.0.0/0", str(journal), sources[0]]) == 0
+    assert main(["replay", "--headless", *EVERYTHING, str(journal), sources[0]]) == 0
     assert capsys.readouterr().out.count("rejected") == 2
     # record never overwrites
     assert main(["record", "--journal", str(journal), sources[0]]) == EXIT_USAGE

@@ -354,13 +354,20 @@ def test_snapshot_restore_mid_stream_gives_the_same_findings():
     events += [ann(420, PEERS[3], "192.0.2.0/25", "1 64666"), ann(900, PEERS[3], P, "1 2 64496")]
     straight = run(default_detectors(wl), [[e] for e in events], wl)
     cut = next(i for i, e in enumerate(events) if e.ts >= 280)
-    first = default_detectors(wl)
-    before = run(first, [[e] for e in events[:cut]], wl)
-    saved = json.loads(json.dumps({d.name: d.snapshot() for d in first}))
-    second = default_detectors(wl)
-    for d in second:
-        d.restore(saved[d.name])
-    after = run(second, [[e] for e in events[cut:]], wl)
+    clock = FixedClock(0.0)
+    first = Engine(wl, clock, detectors=default_detectors(wl))
+    before: list[Finding] = []
+    for event in events[:cut]:
+        clock.value = event.ts
+        before += first.ingest([event])
+    # The checkpoint holds the route table once and each detector's own memory.
+    saved = json.loads(json.dumps(first.checkpoint()))
+    second = Engine(wl, clock, detectors=default_detectors(wl))
+    second.restore(saved)
+    after: list[Finding] = []
+    for event in events[cut:]:
+        clock.value = event.ts
+        after += second.ingest([event])
     assert {f.kind for f in straight} >= {"flapping", "visibility", "subprefix_hijack"}
     assert before and after
     assert brief(before + after) == brief(straight)
@@ -395,7 +402,7 @@ def test_detectors_incidents_and_rpki_import_no_ui_or_io_library():
     assert out.strip() == ""
 
 
-def test_each_ip_family_has_its_own_denominator_as_in_route_state():
+def test_each_ip_family_has_its_own_denominator():
     wl = watchlist(prefixes=("192.0.2.0/24", "2001:db8::/32"))
     v6 = [PeerKey("rrc00", f"2001:db8:ffff::{i}", 65000 + i) for i in range(2)]
     v6_prefix = Prefix.parse("2001:db8::/32")
@@ -412,5 +419,4 @@ def test_each_ip_family_has_its_own_denominator_as_in_route_state():
     # 1 of the 2 IPv6 sessions: 50% (a warning), not 1 of 12 sessions of any family (critical).
     assert [(f.kind, f.severity) for f in found] == [("visibility", "warning")]
     assert (found[0].evidence_dict["visible"], found[0].evidence_dict["full_feed"]) == (1, 2)
-    assert detector.book.visibility(v6_prefix) == (engine.visibility(v6_prefix).visible, engine.visibility(v6_prefix).full_feed)
-    assert detector.book.visibility(P) == (engine.visibility(P).visible, engine.visibility(P).full_feed) == (10, 10)
+    assert (engine.visibility(P).visible, engine.visibility(P).full_feed) == (10, 10)

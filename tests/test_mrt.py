@@ -17,7 +17,9 @@ import pytest
 
 from tests.conftest import shared_file
 from tui.core.aspath import origin_of
+from tui.core.attributes import AttributesError, WireRoute
 from tui.core.events import (
+    BulkRoutes,
     FeedStatus,
     FullFeedPeers,
     PeerSeen,
@@ -31,7 +33,6 @@ from tui.core.routes import RouteState
 from tui.core.watchlist import NORTH_KOREA, Watch, Watchlist
 from tui.feeds.mrt import (
     MrtError,
-    MrtRoute,
     collector_from_path,
     decode_attributes,
     read_mrt,
@@ -55,6 +56,14 @@ NO_PEER_INDEX = "mrt/pyasn/bview.20140112.1600_3samples.bz2"
 def events_of(reader) -> list:
     """Every event of a reader, batches flattened."""
     return [event for batch in reader for event in batch]
+
+
+def table_of(reader) -> tuple[RouteState, list]:
+    """The route table a reader's events build (give it ``table=True``), and the events."""
+    state = RouteState()
+    events = events_of(reader)
+    state.apply_all(events)
+    return state, events
 
 
 def routes_of(state: RouteState) -> dict[tuple[str, str, int, Prefix], tuple]:
@@ -129,9 +138,7 @@ SUBSETS = [
 def test_filtered_mode_gives_exactly_the_watched_subset_of_the_full_table(files, watch):
     paths = [shared_file(f) for f in files]
     watchlist = Watchlist([watch])
-    full_state = RouteState()
-    for _ in read_mrt_files(paths, state=full_state):
-        pass
+    full_state, _ = table_of(read_mrt_files(paths, table=True))
     filtered_state = RouteState()
     kept_by_origin = set()
     for batch in read_mrt_files(paths, watchlist=watchlist):
@@ -152,8 +159,7 @@ def test_filtered_mode_gives_exactly_the_watched_subset_of_the_full_table(files,
 
 
 def test_full_table_mode_still_emits_the_watched_routes():
-    state = RouteState()
-    events = events_of(read_mrt(shared_file(RRC15_1600), state=state, watchlist=Watchlist([SUBSETS[0].values[1]])))
+    state, events = table_of(read_mrt(shared_file(RRC15_1600), table=True, watchlist=Watchlist([SUBSETS[0].values[1]])))
     announced = [e for e in events if isinstance(e, RouteAnnounced)]
     assert announced and len(announced) < state.route_count() / 10
     assert any(str(e.prefix).startswith("201.241.") for e in announced)
@@ -168,15 +174,13 @@ def test_full_table_mode_still_emits_the_watched_routes():
 
 
 def test_routes_of_one_record_share_one_lazily_decoded_object():
-    state = RouteState()
-    for _ in read_mrt(shared_file(ET_HEADER), state=state):
-        pass
+    state, _ = table_of(read_mrt(shared_file(ET_HEADER), table=True))
     (info,) = list(state.peers())
     keys = [Prefix.parse(f"175.45.{n}.0/24").wire_key for n in range(176, 180)]
     routes = [info.v4[k] for k in keys]
     assert all(r is routes[0] for r in routes)  # one UPDATE carried all four
     route = routes[0]
-    assert isinstance(route, MrtRoute)
+    assert isinstance(route, WireRoute)
     assert all(hasattr(route, name) for name in ("as_path", "next_hop", "communities", "since"))
     assert route.as_path == (2914, 1239, 4837, 131279)
     assert route.origin == 131279 and route.next_hop == "129.250.10.57" and route.since > 1445565600
@@ -210,9 +214,8 @@ def test_corrupt_2000_rrc01_file_is_read_to_the_end_with_counted_rejections():
     ],
 )
 def test_truncated_ribs_warn_and_keep_every_complete_record(relative, records, entries):
-    state = RouteState()
-    reader = read_mrt(shared_file(relative), state=state)
-    events = events_of(reader)
+    reader = read_mrt(shared_file(relative), table=True)
+    state, events = table_of(reader)
     stats = reader.stats
     assert stats.truncated and stats.truncated_at is not None and stats.rejected == 0
     assert (stats.records, stats.announcements, state.route_count()) == (records, entries, entries)
@@ -238,8 +241,7 @@ def test_rib_without_peer_index_table_is_reported_clearly():
 
 
 def test_ipv6_rib():
-    state = RouteState()
-    events = events_of(read_mrt(shared_file(RIB6), state=state))
+    state, events = table_of(read_mrt(shared_file(RIB6), table=True))
     peers = {p.key.peer_ip: p for p in state.peers()}
     route = peers["2001:668:0:4::2"].v6[Prefix.parse("2001::/32").wire_key]
     assert route.as_path == (3257, 1103, 1101) and route.next_hop == "2001:668:0:4::2"
@@ -252,8 +254,7 @@ def test_ipv6_rib():
 def test_record_over_64k():
     raw = gzip.decompress(shared_file(BVIEW_64K).read_bytes())
     assert max(len(r) for r in mrt_records(raw)) > 65536
-    state = RouteState()
-    events_of(read_mrt(shared_file(BVIEW_64K), state=state))
+    state, _ = table_of(read_mrt(shared_file(BVIEW_64K), table=True))
     holders = state.routes_to(Prefix.parse("2001:579:1040::/46"))
     assert len(holders) == 23
     first = {info.key.peer_ip: route for info, route in holders}["193.0.0.56"]
@@ -267,14 +268,13 @@ def test_state_changes_use_upper_case_names_including_quagga_extras():
 
 
 def test_a_peer_leaving_established_loses_its_routes():
-    state = RouteState()
-    events = events_of(read_mrt(shared_file(RRC03), state=state))
+    state, events = table_of(read_mrt(shared_file(RRC03), table=True))
     down = [e for e in events if isinstance(e, PeerStateChanged) and e.old_state == "ESTABLISHED"]
     assert down
     for event in down:
         info = next(p for p in state.peers() if p.key == event.peer)
         announced_later = any(
-            isinstance(e, RouteAnnounced) and e.peer == event.peer and e.ts >= event.ts for e in events
+            isinstance(e, BulkRoutes) and e.announced and e.peer == event.peer and e.ts >= event.ts for e in events
         )
         assert announced_later or (not info.v4 and not info.v6)
 
@@ -387,13 +387,10 @@ def test_files_merge_in_time_order_whatever_order_they_are_given():
     stamps = [e.ts for e in events if isinstance(e, RouteAnnounced | RouteWithdrawn | PeerStateChanged)]
     assert len(stamps) > 50000 and stamps == sorted(stamps)
     assert {e.collector for e in events if isinstance(e, RouteAnnounced)} == {"rrc15"}
-    merged = RouteState()
-    for _ in read_mrt_files([late, early], state=merged):
-        pass
+    merged, _ = table_of(read_mrt_files([late, early], table=True))
     one_by_one = RouteState()
     for path in (early, late):
-        for _ in read_mrt(path, state=one_by_one):
-            pass
+        one_by_one.apply_all(events_of(read_mrt(path, table=True)))
     assert routes_of(merged) == routes_of(one_by_one)
 
 
@@ -451,9 +448,9 @@ def test_as_sets_and_confederations():
 
 
 def test_bad_attributes_raise_the_documented_error():
-    with pytest.raises(MrtError):
+    with pytest.raises(AttributesError):
         decode_attributes(_attr(2, _segment(2, [1, 2, 3], 4))[:-2], asn4=True)
-    with pytest.raises(MrtError):
+    with pytest.raises(AttributesError):
         decode_attributes(_attr(2, bytes((9, 1, 0, 0, 0, 1))), asn4=True)
 
 
@@ -505,18 +502,16 @@ def test_files_merge_rib_then_updates_into_the_state_at_the_end(tmp_path):
     rib_file.write_bytes(
         gzip.compress(struct.pack(">IHHI", first_ts - 1, 13, 1, len(body)) + body + struct.pack(">IHHI", first_ts - 1, 13, 2, len(rib)) + rib)
     )
-    state = RouteState()
-    merged = events_of(read_mrt_files([shared_file(RRC06), rib_file], state=state))
+    state, merged = table_of(read_mrt_files([shared_file(RRC06), rib_file], table=True))
     # The RIB (given second, but older) comes first and ends before the updates begin.
-    assert [type(e).__name__ for e in merged[:3]] == ["PeerSeen", "FullFeedPeers", "FeedStatus"]
-    assert merged[0].ts == first_ts - 1 and merged[1].peers == (withdrawn.peer._replace(collector="rrc06"),)
+    assert [type(e).__name__ for e in merged[:4]] == ["PeerSeen", "BulkRoutes", "FullFeedPeers", "FeedStatus"]
+    assert merged[0].ts == first_ts - 1 and merged[2].peers == (withdrawn.peer._replace(collector="rrc06"),)
     info = next(p for p in state.peers() if p.key == withdrawn.peer)
     later = [e for e in events if getattr(e, "prefix", None) == withdrawn.prefix and e.peer == withdrawn.peer]
     expect_present = isinstance(later[-1], RouteAnnounced)
     assert (key in info.table(withdrawn.prefix.version)) == expect_present
     # and without the updates, the RIB's route would be there
-    rib_only = RouteState()
-    events_of(read_mrt(rib_file, state=rib_only))
+    rib_only, _ = table_of(read_mrt(rib_file, table=True))
     assert rib_only.routes_to(withdrawn.prefix)
 
 
@@ -559,16 +554,15 @@ def test_random_damage_is_never_fatal():
             raw[rng.randrange(len(raw))] = rng.randrange(256)
         if rng.random() < 0.3:
             raw = raw[: rng.randrange(len(raw))]
-        for options in ({}, {"watchlist": watchlist}, {"state": RouteState(), "watchlist": watchlist}):
+        for options in ({}, {"watchlist": watchlist}, {"table": True, "watchlist": watchlist}):
             reader = read_mrt(io.BytesIO(bytes(raw)), **options)
-            events = events_of(reader)
+            state, events = table_of(reader)
             assert isinstance(events[-1], FeedStatus) and events[-1].state == "ended"
             assert reader.stats.rejected == sum(isinstance(e, RecordRejected) for e in events)
             for event in events:
                 if isinstance(event, RouteAnnounced):
                     assert event.prefix.length <= event.prefix.bits
-            state = options.get("state")
-            for info in state.peers() if state else ():
+            for info in state.peers():
                 for route in list(info.v4.values())[:20] + list(info.v6.values())[:20]:
                     assert isinstance(route.as_path, tuple) and isinstance(route.next_hop, str)
             outcomes["rejected" if reader.stats.rejected else "clean"] += 1

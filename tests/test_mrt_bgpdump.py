@@ -122,8 +122,9 @@ def state_table(state: RouteState) -> Table:
 def read_full(path: Path) -> tuple[Table, MrtReader, list[object]]:
     """Read ``path`` in full-table mode: the table, the reader, and the events it gave."""
     state = RouteState()
-    reader = read_mrt(path, state=state)
+    reader = read_mrt(path, table=True)
     events = [event for batch in reader for event in batch]
+    state.apply_all(events)
     return state_table(state), reader, events
 
 

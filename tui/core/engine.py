@@ -1,15 +1,25 @@
 """The engine: one place where every feed's events are applied, live or in replay.
 
-Feeds hand the engine batches (:meth:`Engine.ingest`). For each batch it
+Feeds hand the engine batches (:meth:`Engine.ingest`). It applies them event by event to the
+one route table (:class:`~tui.core.routes.RouteState`):
 
-1. drops route events that concern no watch (unless it keeps the full table),
-2. applies the rest to :class:`~tui.core.routes.RouteState`,
-3. samples the visibility of every watched prefix the batch touched into the timeline,
-4. runs the detectors, whose findings are ingested in the same batch,
-5. hands everything to the recorder (the journal) and bumps :attr:`Engine.revision`.
+1. route events that concern no watch are dropped (the session still counts as heard from),
+   unless the whole table is kept (a watch of ``0.0.0.0/0`` / ``::/0``, or ``keep_all_routes``):
+   then they change the table silently, as :class:`~tui.core.events.BulkRoutes` always do;
+2. before an event that concerns a watch (or a session, a feed, the full-feed set), every
+   routing detector fires the timers due by then (:meth:`RouteDetector.before`); after it, each
+   is told what changed (:class:`Change`: the event, the watches it concerns, the prefixes
+   whose routes may have moved, and each route's old and new value) and reads the table
+   through the engine (:class:`EngineView`). So findings never depend on how the events were
+   cut into batches: a live run, a file read and a journal replay judge the same sequence;
+3. the visibility of every watched prefix the batch touched is sampled into the timeline;
+4. every detector then looks at the batch as a whole (DNS rounds, feed health) and at the time;
+5. everything applied, and the findings, go to the recorder (the journal); the revision moves.
 
-Views read the engine's state and redraw when the revision moved; they never get called from
-here. Time comes from the events and from the injected clock only.
+Detectors keep only their own memory (timers, baselines, open findings); the routes are the
+engine's, stored once in each checkpoint. Views read the engine's state and redraw when the
+revision moved; they never get called from here. Time comes from the events and from the
+injected clock only.
 """
 
 from __future__ import annotations
@@ -17,16 +27,18 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from tui.core.aspath import format_origin, format_path
 from tui.core.clock import Clock
 from tui.core.events import (
+    BulkRoutes,
     DnsProbeResult,
     Event,
     FeedStatus,
     Finding,
     FullFeedPeers,
+    PeerKey,
     PeerSeen,
     PeerStateChanged,
     RecordRejected,
@@ -34,13 +46,30 @@ from tui.core.events import (
     RouteSnapshot,
     RouteWithdrawn,
     Severity,
+    event_from_dict,
+    event_to_dict,
 )
 from tui.core.prefixes import Prefix
-from tui.core.routes import RouteState, Visibility
+from tui.core.routes import RouteLike, RouteState, Visibility
 from tui.core.timeline import Timeline
-from tui.core.watchlist import Watchlist
+from tui.core.watchlist import Watchlist, WatchRelation
 
-__all__ = ["Detector", "Recorder", "Engine", "EngineView", "FeedHealth", "LogEntry", "describe"]
+__all__ = [
+    "ALL_PREFIXES",
+    "Change",
+    "Detector",
+    "Engine",
+    "EngineView",
+    "FeedHealth",
+    "LogEntry",
+    "Recorder",
+    "RouteChange",
+    "RouteDetector",
+    "describe",
+]
+
+ALL_PREFIXES: frozenset[Prefix] = frozenset()
+"""The :attr:`Change.scope` of an event that may change every prefix (a session, a feed)."""
 
 
 class EngineView(Protocol):
@@ -59,13 +88,38 @@ class EngineView(Protocol):
     def feeds(self) -> dict[str, FeedHealth]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class RouteChange:
+    """What one event did to one route: ``old`` / ``new`` are None where there was / is none."""
+
+    prefix: Prefix
+    peer: PeerKey
+    old: RouteLike | None
+    new: RouteLike | None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One applied event, as the routing detectors are told of it.
+
+    ``scope`` is the prefixes whose routes may have changed: one prefix, :data:`ALL_PREFIXES`
+    (a session went up or down, a feed broke, the full-feed set changed), or None (nothing the
+    detectors track moved: a re-withdrawal, a session heard from again).
+    """
+
+    event: Event
+    relations: tuple[WatchRelation, ...]
+    scope: frozenset[Prefix] | None
+    routes: tuple[RouteChange, ...] = ()
+
+
 class Detector(Protocol):
     """Turns events into findings. Must be deterministic: time only from events and ``now``."""
 
     name: str
 
     def observe(self, events: Sequence[Event], view: EngineView, now: float) -> Iterable[Finding]:
-        """Look at one applied batch; return findings opened, updated or closed by it."""
+        """Look at one applied batch as a whole; return findings opened, updated or closed by it."""
         ...
 
     def tick(self, view: EngineView, now: float) -> Iterable[Finding]:
@@ -78,6 +132,19 @@ class Detector(Protocol):
 
     def restore(self, data: dict[str, Any]) -> None:
         """Inverse of :meth:`snapshot`."""
+        ...
+
+
+@runtime_checkable
+class RouteDetector(Detector, Protocol):
+    """A detector that follows the route table event by event (see the module docstring)."""
+
+    def before(self, event: Event, view: EngineView) -> Iterable[Finding]:
+        """Before ``event`` is applied: fire what fell due by its time, note what it will change."""
+        ...
+
+    def after(self, change: Change, view: EngineView) -> Iterable[Finding]:
+        """After the event: judge what it changed."""
         ...
 
 
@@ -131,7 +198,9 @@ class Engine:
         self.watchlist = watchlist
         self.clock = clock
         self.keep_all_routes = keep_all_routes
+        """Keep every route of both IP versions, as if the whole table were watched."""
         self.detectors = list(detectors)
+        self.route_detectors = [d for d in self.detectors if isinstance(d, RouteDetector)]
         self.recorder = recorder
         self.state = RouteState()
         self.timeline = timeline or Timeline()
@@ -144,8 +213,17 @@ class Engine:
         """Latest DNS result per (zone, address, port, transport, role)."""
         self.revision = 0
         self.last_event_ts: float | None = None
+        self._origin_kept: set[Prefix] = set()
+        """Unwatched prefixes held only because a watched ASN announced them: every later route
+        to them concerns the watches too (another origin there is what a hijack looks like)."""
         self._first_heard: PeerSeen | None = None
         """Set by _apply when it dropped a route from a session it had never heard of."""
+        self._found: list[Finding] = []
+        """Findings of the batch being applied, in the order the detectors raised them."""
+
+    def whole_table(self, version: int) -> bool:
+        """Whether every route of IP ``version`` is kept (not only the watched ones)."""
+        return self.keep_all_routes or version in self.watchlist.whole_table
 
     # -- ingest ---------------------------------------------------------------------------------
 
@@ -153,6 +231,7 @@ class Engine:
         """Apply one batch; returns the findings the detectors produced for it."""
         applied: list[Event] = []
         touched: set[Prefix] = set()
+        found = self._found = []
         for event in self._expand_snapshots(events):
             if self._apply(event, touched):
                 applied.append(event)
@@ -163,17 +242,16 @@ class Engine:
                 self._first_heard = None
         now = self.clock.now()
         self._sample(touched)
-        findings: list[Finding] = []
         for detector in self.detectors:
-            findings.extend(detector.observe(applied, self, now))
-            findings.extend(detector.tick(self, now))
-        for finding in findings:
+            found.extend(detector.observe(applied, self, now))
+            found.extend(detector.tick(self, now))
+        for finding in found:
             self._apply(finding, touched)
-        if self.recorder is not None and (applied or findings):
-            self.recorder.append(applied + findings)  # type: ignore[operator]
-        if applied or findings:
+        if self.recorder is not None and (applied or found):
+            self.recorder.append(applied + found)  # type: ignore[operator]
+        if applied or found:
             self.revision += 1
-        return findings
+        return found
 
     def _expand_snapshots(self, events: Sequence[Event]) -> Iterable[Event]:
         """Each :class:`RouteSnapshot` becomes the route events it implies, in its place in the batch."""
@@ -205,8 +283,7 @@ class Engine:
             self.revision += 1
         return findings
 
-    def _apply(self, event: Event, touched: set[Prefix]) -> bool:
-        kind = event.KIND
+    def _count(self, event: Event, kind: str) -> None:
         self.counters[kind] += 1
         self.last_event_ts = event.ts if self.last_event_ts is None else max(self.last_event_ts, event.ts)
         feed_name = getattr(event, "source", "") or getattr(event, "feed", "")
@@ -218,48 +295,20 @@ class Engine:
                 health = self.feeds[feed_name] = FeedHealth(feed_name)
             health.messages += 1
             health.last_message = event.ts
+
+    def _apply(self, event: Event, touched: set[Prefix]) -> bool:
+        """Apply one event (telling the routing detectors); False when it was dropped."""
+        kind = event.KIND
+        self._count(event, kind)
+        if isinstance(event, BulkRoutes):
+            self.state.apply_bulk(event)
+            return True
         if isinstance(event, RouteAnnounced | RouteWithdrawn):
-            relations = self.watchlist.relations(event.prefix)
-            as_path = event.as_path if isinstance(event, RouteAnnounced) else None
-            relevant = bool(relations) or self.watchlist.is_relevant(event.prefix, as_path)
-            # A route kept only for its watched origin must still be withdrawn (or replaced by
-            # a path with another origin), though the prefix itself is not watched.
-            relevant = relevant or self.state.holds(event.peer, event.prefix)
-            if not relevant and not self.keep_all_routes:
-                # Still proves the session is alive: it must count among the full-feed peers.
-                seen = PeerSeen(event.ts, event.collector, event.peer_ip, event.peer_asn, event.source)
-                if not self.state.has_peer(seen.peer):
-                    self._first_heard = seen
-                self.state.apply(seen)
-                self.counters["dropped_unwatched"] += 1
-                return False
-            self.state.apply(event)
-            if relevant:
-                touched.add(event.prefix)
-                touched.update(r.watched for r in relations)
-                self.timeline.count_update(str(event.prefix), event.ts, withdrawal=isinstance(event, RouteWithdrawn))
-                self._log(event, relations)
-            return True
-        if isinstance(event, PeerStateChanged):
-            changed = self.state.apply(event)
-            if changed:
-                touched.update(self.watchlist.prefixes())
-                self._log(event)
-            return True
-        if isinstance(event, PeerSeen | FullFeedPeers):
-            self.state.apply(event)
-            if isinstance(event, FullFeedPeers):
-                touched.update(self.watchlist.prefixes())
-            return True
-        if isinstance(event, FeedStatus):
-            health = self.feeds.setdefault(event.feed, FeedHealth(event.feed))
-            health.state = event.state
-            health.detail = event.detail
-            if event.gap_start is not None:
-                health.gaps += 1
-            if self.state.apply(event):
-                touched.update(self.watchlist.prefixes())
-            self._log(event)
+            return self._apply_route(event, touched)
+        if isinstance(event, PeerStateChanged | PeerSeen | FullFeedPeers | FeedStatus):
+            self._before(event)
+            scope = self._apply_session(event, touched)
+            self._after(Change(event, (), scope))
             return True
         if isinstance(event, RecordRejected):
             health = self.feeds.setdefault(event.feed, FeedHealth(event.feed))
@@ -278,6 +327,80 @@ class Engine:
             self._log(event)
             return True
         return False
+
+    def _apply_route(self, event: RouteAnnounced | RouteWithdrawn, touched: set[Prefix]) -> bool:
+        prefix = event.prefix
+        relations = self.watchlist.relations(prefix)
+        announce = isinstance(event, RouteAnnounced)
+        concerns = self.watchlist.concerns(prefix, event.origin if announce else None, relations)  # type: ignore[union-attr]
+        if concerns and not relations:
+            self._origin_kept.add(prefix)
+        relevant = bool(relations) or bool(concerns) or prefix in self._origin_kept
+        if not relevant:
+            if self.whole_table(prefix.version):
+                self.state.apply(event)  # a change to the table that no specific watch names
+                return True
+            # Still proves the session is alive: it must count among the full-feed peers.
+            seen = PeerSeen(event.ts, event.collector, event.peer_ip, event.peer_asn, event.source)
+            self.counters["dropped_unwatched"] += 1
+            if self.state.has_peer(seen.peer):
+                self.state.apply(seen)
+                return False
+            # A new session changes every denominator: the detectors hear of it as of a PeerSeen.
+            self._first_heard = seen
+            self._before(seen)
+            self.state.apply(seen)
+            self._after(Change(seen, (), ALL_PREFIXES))
+            return False
+        self._before(event)
+        old = self.state.route(event.peer, prefix)
+        self.state.apply(event)
+        new = self.state.route(event.peer, prefix) if announce else None
+        if not announce and prefix in self._origin_kept and not relations and not self.state.holders(prefix):
+            self._origin_kept.discard(prefix)
+        touched.add(prefix)
+        touched.update(r.watched for r in relations)
+        self.timeline.count_update(str(prefix), event.ts, withdrawal=not announce)
+        self._log(event, relations)
+        scope = frozenset((prefix,)) if announce or old is not None else None
+        routes = (RouteChange(prefix, event.peer, old, new),) if (old is not None or new is not None) else ()
+        self._after(Change(event, tuple(concerns), scope, routes))
+        return True
+
+    def _apply_session(self, event: PeerStateChanged | PeerSeen | FullFeedPeers | FeedStatus, touched: set[Prefix]) -> frozenset[Prefix] | None:
+        """Apply a session, full-feed or feed event; the scope of what it changed."""
+        if isinstance(event, PeerStateChanged):
+            changed = self.state.apply(event)
+            if changed:
+                touched.update(self.watchlist.prefixes())
+                self._log(event)
+            return ALL_PREFIXES
+        if isinstance(event, PeerSeen):
+            known = self.state.has_peer(event.peer)
+            self.state.apply(event)
+            return None if known else ALL_PREFIXES
+        if isinstance(event, FullFeedPeers):
+            self.state.apply(event)
+            touched.update(self.watchlist.prefixes())
+            return ALL_PREFIXES
+        health = self.feeds.setdefault(event.feed, FeedHealth(event.feed))
+        health.state = event.state
+        health.detail = event.detail
+        if event.gap_start is not None:
+            health.gaps += 1
+        changed = self.state.apply(event)
+        if changed:
+            touched.update(self.watchlist.prefixes())
+        self._log(event)
+        return ALL_PREFIXES if changed else None
+
+    def _before(self, event: Event) -> None:
+        for detector in self.route_detectors:
+            self._found.extend(detector.before(event, self))
+
+    def _after(self, change: Change) -> None:
+        for detector in self.route_detectors:
+            self._found.extend(detector.after(change, self))
 
     def _sample(self, touched: set[Prefix]) -> None:
         watched = set(self.watchlist.prefixes())
@@ -305,11 +428,10 @@ class Engine:
     # -- checkpoints ----------------------------------------------------------------------------
 
     def checkpoint(self) -> dict[str, Any]:
-        """Everything needed to resume at this point (route state, detectors, findings)."""
-        from tui.core.events import event_to_dict
-
+        """Everything needed to resume at this point (route table, detectors, findings)."""
         return {
             "state": self.state.to_snapshot(),
+            "origin_kept": sorted(str(p) for p in self._origin_kept),
             "detectors": {d.name: d.snapshot() for d in self.detectors},
             "findings": [event_to_dict(f) for f in self.findings.values()],
             "dns": [event_to_dict(r) for r in self.dns.values()],
@@ -318,9 +440,8 @@ class Engine:
 
     def restore(self, data: dict[str, Any]) -> None:
         """Resume from a :meth:`checkpoint`; the timeline and log are the caller's to refill."""
-        from tui.core.events import event_from_dict
-
         self.state = RouteState.from_snapshot(data["state"])
+        self._origin_kept = {Prefix.parse(p) for p in data.get("origin_kept", ())}
         for detector in self.detectors:
             detector.restore(data.get("detectors", {}).get(detector.name, {}))
         self.findings = {}
@@ -337,6 +458,7 @@ class Engine:
     def reset(self) -> None:
         """Forget all state (before replaying from the start)."""
         self.state = RouteState()
+        self._origin_kept = set()
         self.timeline.clear()
         self.log.clear()
         self.findings.clear()

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, NamedTuple
 
 from tui.core.aspath import ASPath, format_path, origin_of, parse_path
-from tui.core.prefixes import Prefix
+from tui.core.attributes import PathAttributes
+from tui.core.prefixes import Prefix, WireKey
+from tui.core.wirekeys import WireKeyError, join_wire_keys, split_wire_keys
 
 __all__ = [
     "Event",
@@ -20,6 +22,7 @@ __all__ = [
     "PeerKey",
     "RouteAnnounced",
     "RouteWithdrawn",
+    "BulkRoutes",
     "PeerStateChanged",
     "PeerSeen",
     "FullFeedPeers",
@@ -104,6 +107,39 @@ class RouteWithdrawn:
     @property
     def peer(self) -> PeerKey:
         """The session this withdrawal came over."""
+        return PeerKey(self.collector, self.peer_ip, self.peer_asn)
+
+
+@dataclass(frozen=True, slots=True)
+class BulkRoutes:
+    """Many routes of one session at once, for prefixes no specific watch names (whole-table mode).
+
+    A watch of ``0.0.0.0/0`` or ``::/0`` keeps the whole table (DESIGN.md: whole-table mode);
+    feeds that read a table in bulk (MRT) send the routes that concern nothing more specific
+    like this, one event per UPDATE or per group of RIB entries, with the prefixes as wire keys
+    of IP ``version``. ``withdrawn`` go first; then every key of ``announced`` gets the route
+    with ``attributes`` (wire form, decoded only when looked at) since ``ts``. ``via_mp`` says
+    the announced prefixes came in an MP_REACH_NLRI (its next hop is theirs).
+
+    The engine applies them to the route table only: they are not logged one by one and no
+    detector judges them (nothing specific is watched there).
+    """
+
+    ts: float
+    collector: str
+    peer_ip: str
+    peer_asn: int
+    version: int
+    announced: tuple[WireKey, ...] = ()
+    attributes: PathAttributes | None = None
+    withdrawn: tuple[WireKey, ...] = ()
+    via_mp: bool = False
+    source: str = ""
+    KIND: ClassVar[str] = "bulk"
+
+    @property
+    def peer(self) -> PeerKey:
+        """The session these routes came over."""
         return PeerKey(self.collector, self.peer_ip, self.peer_asn)
 
 
@@ -290,6 +326,7 @@ class Finding:
 Event = (
     RouteAnnounced
     | RouteWithdrawn
+    | BulkRoutes
     | PeerStateChanged
     | PeerSeen
     | FullFeedPeers
@@ -305,6 +342,7 @@ EVENT_TYPES: dict[str, type] = {
     for cls in (
         RouteAnnounced,
         RouteWithdrawn,
+        BulkRoutes,
         PeerStateChanged,
         PeerSeen,
         FullFeedPeers,
@@ -337,6 +375,10 @@ def event_to_dict(event: Event) -> dict[str, Any]:
             value = [list(p) for p in value]
         elif f.name == "evidence":
             value = {k: v for k, v in value}
+        elif f.name in ("announced", "withdrawn"):
+            value = join_wire_keys(value).hex()
+        elif f.name == "attributes":
+            value = None if value is None else {"blob": value.blob.hex(), "asn4": value.asn4}
         elif isinstance(value, tuple):
             value = list(value)
         out[key] = value
@@ -369,9 +411,13 @@ def event_from_dict(data: dict[str, Any]) -> Event:
                 value = tuple(PeerKey(c, ip, int(asn)) for c, ip, asn in value)
             elif f.name == "evidence":
                 value = tuple(value.items())
+            elif f.name in ("announced", "withdrawn"):
+                value = tuple(split_wire_keys(bytes.fromhex(value), int(data["version"])))
+            elif f.name == "attributes":
+                value = None if value is None else PathAttributes(bytes.fromhex(value["blob"]), bool(value["asn4"]))
             elif isinstance(value, list):
                 value = tuple(value)
             kwargs[f.name] = value
         return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError, WireKeyError) as exc:
         raise EventDecodeError(f"bad {data.get('kind')} event: {exc}") from None

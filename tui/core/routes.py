@@ -20,7 +20,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from tui.core.aspath import ASPath, format_path, origin_of, parse_path
+from tui.core.attributes import PathAttributes, WireRoute
 from tui.core.events import (
+    BulkRoutes,
     FeedStatus,
     FullFeedPeers,
     PeerKey,
@@ -31,9 +33,11 @@ from tui.core.events import (
     RouteWithdrawn,
 )
 from tui.core.prefixes import Prefix, WireKey, wire_key_to_prefix
+from tui.core.wirekeys import join_wire_keys, split_wire_keys
 
 __all__ = [
     "FULL_FEED_SHARE",
+    "Origin",
     "PeerStatus",
     "PeerInfo",
     "Route",
@@ -45,6 +49,9 @@ __all__ = [
 FULL_FEED_SHARE = 0.75
 """Without a declared full-feed list, a session whose table holds at least this share of the
 largest table of its IP version counts as full-feed (RIS's own thresholds are a similar cut)."""
+
+
+Origin = int | tuple[int, ...]
 
 
 class PeerStatus:
@@ -152,6 +159,16 @@ class RouteState:
         info = self._peers.get(peer)
         return info is not None and prefix.wire_key in info.table(prefix.version)
 
+    def route(self, peer: PeerKey, prefix: Prefix) -> RouteLike | None:
+        """The route session ``peer`` holds to exactly ``prefix``, or None."""
+        info = self._peers.get(peer)
+        return None if info is None else info.table(prefix.version).get(prefix.wire_key)
+
+    def status_of(self, peer: PeerKey) -> str | None:
+        """The session's status (:class:`PeerStatus`), None when never heard of."""
+        info = self._peers.get(peer)
+        return None if info is None else info.status
+
     def has_peer(self, key: PeerKey) -> bool:
         """Whether session ``key`` has been heard of."""
         return key in self._peers
@@ -170,6 +187,9 @@ class RouteState:
             return True
         if isinstance(event, RouteWithdrawn):
             return self.withdraw(event.peer, event.prefix.version, event.prefix.wire_key, event.ts, event.source)
+        if isinstance(event, BulkRoutes):
+            self.apply_bulk(event)
+            return True
         if isinstance(event, PeerStateChanged):
             return self.set_peer_state(event.peer, event.is_up, event.ts, event.source)
         if isinstance(event, PeerSeen):
@@ -183,6 +203,22 @@ class RouteState:
         if isinstance(event, FeedStatus):
             return self.set_feed_state(event.feed, event.state, event.ts)
         return False
+
+    def apply_all(self, events: Iterable[object]) -> None:
+        """Apply every event in order (loading a table without an engine: tests, benchmarks)."""
+        for event in events:
+            self.apply(event)
+
+    def apply_bulk(self, event: BulkRoutes) -> None:
+        """A whole-table feed's bulk routes: its withdrawals, then its announcements."""
+        peer = event.peer
+        if event.withdrawn:
+            self.withdraw_many(peer, event.version, event.withdrawn, event.ts, event.source)
+        if event.announced and event.attributes is not None:
+            route = WireRoute(event.attributes, event.ts, event.via_mp)
+            self.announce_many(peer, event.version, event.announced, route, event.ts, event.source)
+        elif not event.withdrawn:
+            self.peer(peer, event.ts, event.source).last_seen = event.ts
 
     def announce(
         self, peer: PeerKey, version: int, key: WireKey, route: RouteLike, ts: float, source: str = ""
@@ -342,6 +378,55 @@ class RouteState:
         unknown = sum(1 for p in self._peers.values() if p.status == PeerStatus.UNKNOWN)
         return Visibility(visible, len(full), unknown, basis)
 
+    def full_feed_set(self, version: int) -> frozenset[PeerKey]:
+        """The up full-feed sessions of IP ``version``, as keys (see :meth:`full_feed_peers`)."""
+        full, _ = self.full_feed_peers(version)
+        return frozenset(p.key for p in full)
+
+    def unknown_count(self) -> int:
+        """Sessions whose data is unknown (their feed is broken or silent)."""
+        return sum(1 for p in self._peers.values() if p.status == PeerStatus.UNKNOWN)
+
+    def holders(self, prefix: Prefix) -> dict[PeerKey, RouteLike]:
+        """Every session holding a route to exactly ``prefix``, with that route (down ones hold none)."""
+        key = prefix.wire_key
+        out: dict[PeerKey, RouteLike] = {}
+        for info in self._peers.values():
+            route = info.table(prefix.version).get(key)
+            if route is not None:
+                out[info.key] = route
+        return out
+
+    def per_collector(self, prefix: Prefix) -> dict[str, dict[str, int]]:
+        """``{collector: {"visible": n, "full_feed": m}}`` of ``prefix`` (evidence for findings)."""
+        key = prefix.wire_key
+        full, _ = self.full_feed_peers(prefix.version)
+        out: dict[str, dict[str, int]] = {}
+        for info in sorted(full, key=lambda p: p.key):
+            counts = out.setdefault(info.key.collector, {"visible": 0, "full_feed": 0})
+            counts["full_feed"] += 1
+            if key in info.table(prefix.version):
+                counts["visible"] += 1
+        return out
+
+    def covering(self, prefix: Prefix) -> dict[str, int]:
+        """Less-specifics of ``prefix`` that some session holds → full-feed sessions holding each.
+
+        What still carries a lost prefix's traffic; looked up by key (one per shorter length),
+        so it costs the same with a whole table as with a watched few.
+        """
+        version = prefix.version
+        full = self.full_feed_set(version)
+        out: dict[str, int] = {}
+        for length in range(prefix.length):
+            mask = ((1 << length) - 1) << (prefix.bits - length) if length else 0
+            other = Prefix(version, prefix.network & mask, length)
+            key = other.wire_key
+            holding = [info.key for info in self._peers.values() if key in info.table(version)]
+            if holding:
+                out[str(other)] = sum(1 for peer in holding if peer in full)
+        return out
+
     def more_specifics(self, prefix: Prefix) -> dict[Prefix, list[tuple[PeerInfo, RouteLike]]]:
         """Routes to prefixes strictly inside ``prefix``, grouped by prefix."""
         return self._related(prefix, inside=True)
@@ -382,22 +467,47 @@ class RouteState:
     # -- checkpoints ----------------------------------------------------------------------------
 
     def to_snapshot(self) -> dict[str, Any]:
-        """The whole state as JSON-compatible data (for journal checkpoints)."""
+        """The whole state as JSON-compatible data (for journal checkpoints).
+
+        Routes are stored the way they are shared: each distinct set of attributes once, and
+        per session one group per route object (every prefix announced in one UPDATE, every
+        RIB entry with the same attributes) with its prefixes as one run of wire keys.
+        """
+        attributes: list[list[Any]] = []
+        index_of: dict[Any, int] = {}
         peers = []
         for info in self._peers.values():
-            routes = []
+            groups = []
             for version in (4, 6):
+                by_route: dict[int, tuple[RouteLike, list[WireKey]]] = {}
                 for key, route in info.table(version).items():
-                    routes.append(
-                        [version, key.hex(), format_path(route.as_path), route.next_hop,
-                         list(route.communities), route.since]
-                    )
+                    found = by_route.get(id(route))
+                    if found is None:
+                        by_route[id(route)] = (route, [key])
+                    else:
+                        found[1].append(key)
+                for route, keys in by_route.values():
+                    if isinstance(route, WireRoute):
+                        identity: Any = route.attributes
+                        via_mp = route.via_mp
+                    else:
+                        identity = (format_path(route.as_path), route.next_hop, tuple(route.communities))
+                        via_mp = False
+                    index = index_of.get(identity)
+                    if index is None:
+                        index = index_of[identity] = len(attributes)
+                        if isinstance(identity, PathAttributes):
+                            attributes.append(["wire", identity.blob.hex(), identity.asn4])
+                        else:
+                            attributes.append(["text", identity[0], identity[1], list(identity[2])])
+                    groups.append([version, index, route.since, via_mp, join_wire_keys(keys).hex()])
             peers.append(
                 {"key": list(info.key), "status": info.status, "source": info.source,
-                 "since": info.since, "last_seen": info.last_seen, "routes": routes}
+                 "since": info.since, "last_seen": info.last_seen, "groups": groups}
             )
         declared = {str(v): sorted(list(p) for p in peers) for v, peers in self._declared_full_feed.items()}
         return {
+            "attributes": attributes,
             "peers": peers,
             "full_feed": declared,
             "full_feed_basis": self._full_feed_basis,
@@ -409,23 +519,27 @@ class RouteState:
     def from_snapshot(cls, data: dict[str, Any]) -> RouteState:
         """Rebuild a state saved with :meth:`to_snapshot`."""
         state = cls()
-        paths: dict[str, ASPath] = {}
+        attributes: list[PathAttributes | tuple[ASPath, str, tuple[str, ...]]] = []
+        for item in data.get("attributes", ()):
+            if item[0] == "wire":
+                attributes.append(PathAttributes(bytes.fromhex(item[1]), bool(item[2])))
+            else:
+                attributes.append((parse_path(item[1]), item[2], tuple(item[3])))
         for item in data["peers"]:
             key = PeerKey(item["key"][0], item["key"][1], int(item["key"][2]))
             info = PeerInfo(key, item["status"], item["source"], item["since"], item["last_seen"], {}, {})
-            for version, hexkey, path_text, next_hop, communities, since in item["routes"]:
-                path = paths.get(path_text)
-                if path is None:
-                    path = paths[path_text] = parse_path(path_text)
-                info.table(version)[bytes.fromhex(hexkey)] = Route(path, next_hop, tuple(communities), since)
+            for version, index, since, via_mp, keys_hex in item["groups"]:
+                attrs = attributes[index]
+                route: RouteLike
+                if isinstance(attrs, PathAttributes):
+                    route = WireRoute(attrs, since, via_mp)
+                else:
+                    route = Route(attrs[0], attrs[1], attrs[2], since)
+                info.table(version).update(dict.fromkeys(split_wire_keys(bytes.fromhex(keys_hex), version), route))
             state._peers[key] = info
-        declared = data.get("full_feed") or {}
-        basis = data.get("full_feed_basis") or {}
-        if isinstance(declared, list):  # checkpoints written before the per-family split
-            declared, basis = {"4": declared, "6": declared}, {"4": basis, "6": basis}
-        for v, peers in declared.items():
+        for v, peers in (data.get("full_feed") or {}).items():
             state._declared_full_feed[int(v)] = frozenset(PeerKey(c, ip, int(a)) for c, ip, a in peers)
-            state._full_feed_basis[int(v)] = basis.get(v, "")
+            state._full_feed_basis[int(v)] = (data.get("full_feed_basis") or {}).get(v, "")
         state._feeds_down = set(data.get("feeds_down", ()))
         state.last_ts = data.get("last_ts")
         return state

@@ -3,17 +3,25 @@
 ASNs and countries are expanded into prefixes by a feed (RIPEstat); the expansion is added
 with :meth:`Watchlist.expand` and remembered with its reason, so the console can say where a
 row came from.
+
+A watched ``0.0.0.0/0`` or ``::/0`` means *the whole table* of that IP version
+(:attr:`Watchlist.whole_table`): every route is kept, so that anything can be looked up and
+the full-feed sessions can be told by their table sizes. Such a prefix is not a watched prefix
+like the others: it is kept out of the trie, so "does this update concern a watch?" stays a
+question about the specific watches, and nothing is reported about a prefix merely for lying
+inside the whole table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tui.core.aspath import ASPath, origin_of
 from tui.core.prefixes import Prefix, PrefixTrie, Relation
 
-__all__ = ["Thresholds", "Watch", "Watchlist", "WatchedPrefix", "NORTH_KOREA"]
+__all__ = ["Thresholds", "Watch", "Watchlist", "WatchedPrefix", "WatchRelation", "NORTH_KOREA"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,16 @@ class WatchedPrefix:
     """``"configured"``, ``"AS131279"`` (announced by), ``"country KP"`` ..."""
 
 
+class WatchRelation(NamedTuple):
+    """How one route concerns one watch."""
+
+    watch: str
+    watched: Prefix | None
+    """The watched prefix it relates to; None when it concerns the watch by its origin only."""
+    relation: str
+    """``exact``, ``more_specific`` (inside ``watched``) or ``origin`` (a watched ASN originates it)."""
+
+
 class Watchlist:
     """The set of watches, and fast answers to "does this update matter?"."""
 
@@ -63,6 +81,7 @@ class Watchlist:
         self._trie = PrefixTrie()
         self._entries: dict[Prefix, list[WatchedPrefix]] = {}
         self._asns: dict[int, list[str]] = {}
+        self._whole_table: set[int] = set()
         for watch in watches:
             self.add_watch(watch)
 
@@ -86,15 +105,26 @@ class Watchlist:
 
     def _add(self, entry: WatchedPrefix) -> None:
         entries = self._entries.setdefault(entry.prefix, [])
-        if not entries:
+        if entry.prefix.length == 0:
+            self._whole_table.add(entry.prefix.version)
+        elif not entries:
             self._trie.insert(entry.prefix, entries)
         entries.append(entry)
 
     # -- questions ------------------------------------------------------------------------------
 
     def prefixes(self) -> list[Prefix]:
-        """Every watched prefix, sorted."""
+        """Every watched prefix, sorted (whole-table ones included)."""
         return sorted(self._entries, key=Prefix.sort_key)
+
+    def specific_prefixes(self) -> list[Prefix]:
+        """Every watched prefix but the whole-table ones (``0.0.0.0/0``, ``::/0``), sorted."""
+        return [p for p in self.prefixes() if p.length]
+
+    @property
+    def whole_table(self) -> frozenset[int]:
+        """The IP versions whose whole table is watched (a watch lists ``0.0.0.0/0`` or ``::/0``)."""
+        return frozenset(self._whole_table)
 
     def entries(self) -> list[WatchedPrefix]:
         """Every (prefix, watch) pair, sorted by watch then prefix."""
@@ -108,6 +138,29 @@ class Watchlist:
     def relations(self, prefix: Prefix) -> list[Relation]:
         """How an observed prefix relates to the watched ones."""
         return self._trie.relations(prefix)
+
+    def concerns(
+        self, prefix: Prefix, origin: int | tuple[int, ...] | None = None, relations: Sequence[Relation] | None = None
+    ) -> list[WatchRelation]:
+        """Which watches a route to ``prefix`` (originated by ``origin``) concerns, and how.
+
+        Covering less-specifics are left out: they matter for reachability, but what is judged is
+        the watched prefixes and what lies inside them. ``relations`` may be passed when the
+        caller already has :meth:`relations` of ``prefix``.
+        """
+        out: list[WatchRelation] = []
+        seen: set[str] = set()
+        for rel in self.relations(prefix) if relations is None else relations:
+            if rel.kind == "less_specific":
+                continue
+            for entry in self._entries.get(rel.watched, ()):
+                out.append(WatchRelation(entry.watch, rel.watched, rel.kind))
+                seen.add(entry.watch)
+        if origin is not None and self._asns:
+            for watch in self.watches_for_origin(origin):
+                if watch not in seen:
+                    out.append(WatchRelation(watch, None, "origin"))
+        return out
 
     def is_relevant(self, prefix: Prefix, as_path: ASPath | None = None) -> bool:
         """Whether an update for ``prefix`` (with ``as_path``) concerns any watch."""
@@ -146,7 +199,7 @@ class Watchlist:
 
     @property
     def trie(self) -> PrefixTrie:
-        """The watched prefixes as a trie (values are lists of :class:`WatchedPrefix`)."""
+        """The specific watched prefixes as a trie (values are lists of :class:`WatchedPrefix`)."""
         return self._trie
 
 

@@ -123,12 +123,12 @@ def _read_ris_live(path: Path) -> Iterator[list[Event]]:
         yield from read_capture(path)
 
 
-def _single(kind: str, paths: list[Path], watchlist: Watchlist | None, state: Any) -> Iterator[list[Event]]:
+def _single(kind: str, paths: list[Path], watchlist: Watchlist | None, table: bool) -> Iterator[list[Event]]:
     """The batches of several sources of one kind."""
     if kind == SourceKind.MRT:
         from tui.feeds.mrt import read_mrt_files
 
-        yield from read_mrt_files(paths, watchlist=watchlist, state=state)
+        yield from read_mrt_files(paths, watchlist=watchlist, table=table)
     elif kind == SourceKind.RIS_LIVE:
         if len(paths) == 1:
             yield from _read_ris_live(paths[0])
@@ -170,25 +170,25 @@ def _merge(streams: Sequence[Iterator[list[Event]]], size: int = 1000) -> Iterat
 
 
 def open_sources(
-    paths: Sequence[str | PathLike[str]], watchlist: Watchlist | None = None, *, state: Any = None
+    paths: Sequence[str | PathLike[str]], watchlist: Watchlist | None = None, *, table: bool = False
 ) -> Iterator[list[Event]]:
     """Every SOURCE as one stream of event batches in time order.
 
     Every file is sniffed before anything is read, so a bad SOURCE fails at once with
     :class:`SourceError`. MRT files go to the MRT reader together (it merges them and filters
-    on ``watchlist`` early; ``state`` lets it keep the full table); the kinds are then merged
-    event by event on their timestamps.
+    on ``watchlist`` early; ``table`` sends every other route in bulk, as a whole-table watch
+    does); the kinds are then merged event by event on their timestamps.
     """
     if not paths:
         raise SourceError(f"no SOURCE given; {EXPECTED}")
     by_kind: dict[str, list[Path]] = {}
     for path in paths:
         by_kind.setdefault(sniff(path), []).append(Path(path))
-    return _open(by_kind, watchlist, state)
+    return _open(by_kind, watchlist, table)
 
 
-def _open(by_kind: dict[str, list[Path]], watchlist: Watchlist | None, state: Any) -> Iterator[list[Event]]:
-    streams = [_single(kind, files, watchlist, state) for kind, files in by_kind.items()]
+def _open(by_kind: dict[str, list[Path]], watchlist: Watchlist | None, table: bool) -> Iterator[list[Event]]:
+    streams = [_single(kind, files, watchlist, table) for kind, files in by_kind.items()]
     if len(streams) == 1:
         yield from streams[0]
     else:

@@ -1,9 +1,11 @@
 """Detectors: they turn the engine's event stream into findings an operator can act on.
 
-Each detector implements :class:`tui.core.engine.Detector`. All of them take time only from
-events and from the ``now`` the engine passes (its injected clock), walk each batch event by
-event (see :mod:`tui.core.detectors.base`), and keep their state JSON-serialisable for journal
-checkpoints, so a replay raises exactly the findings the live run did.
+Each detector implements :class:`tui.core.engine.Detector` (the routing ones
+:class:`tui.core.engine.RouteDetector`: the engine tells them of each event as it applies it,
+see :mod:`tui.core.detectors.base`). All of them take time only from events and from the
+``now`` the engine passes (its injected clock), read the routes from the engine's one table,
+and keep their own memory JSON-serialisable for journal checkpoints, so a replay raises
+exactly the findings the live run did.
 
 Finding kinds, by module:
 
@@ -25,7 +27,7 @@ feeds                  ``feed_down``, ``feed_silent``                           
 
 from __future__ import annotations
 
-from tui.core.detectors.base import DetectorSettings, FindingBook, RouteBook, RoutingDetector
+from tui.core.detectors.base import DetectorSettings, FindingBook, RoutingDetector, TableView
 from tui.core.detectors.dns_latency import DnsLatencyDetector
 from tui.core.detectors.feeds import FeedHealthDetector
 from tui.core.detectors.flapping import FlapDetector
@@ -42,8 +44,8 @@ from tui.core.watchlist import Watchlist
 __all__ = [
     "DetectorSettings",
     "FindingBook",
-    "RouteBook",
     "RoutingDetector",
+    "TableView",
     "VisibilityDetector",
     "FlapDetector",
     "OriginDetector",

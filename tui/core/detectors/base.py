@@ -1,14 +1,15 @@
-"""What the routing detectors share: settings, finding bookkeeping, a per-event route mirror.
+"""What the routing detectors share: settings, finding bookkeeping, a view of the route table.
 
-Why a mirror of the routes (:class:`RouteBook`) when the engine already has a RouteState? The
-engine applies a whole batch before the detectors run, and batch boundaries differ between a
-live run (100 ms of websocket messages), a file read (N MRT records) and a journal replay
-(chunks by clock position). A detector that judged only the state after each batch would see a
-withdrawal and its re-announcement in one batch as nothing, and in two batches as a drop: the
-findings would depend on batching and a replay would not reproduce the live run. So each routing
-detector walks the batch event by event over its own small mirror (only the prefixes that
-concern a watch), and fires its timers (min_duration, flap windows) at their due times, before
-the first later event. Finding times are the due times, not the moment a tick noticed them.
+The routes are the engine's (one :class:`~tui.core.routes.RouteState`); a detector keeps only
+its own memory (subjects, timers, baselines, open findings). The engine tells a routing
+detector about every event that concerns a watch, a session or a feed, one at a time:
+:meth:`RoutingDetector.before` first (timers due by the event's time fire, and the detector may
+note what the event will take away), then :meth:`RoutingDetector.after` with the
+:class:`~tui.core.engine.Change`. Judging event by event is what makes findings independent of
+batching: a live run (100 ms of websocket messages), a file read (N MRT records) and a journal
+replay (chunks by clock position) cut the same events differently, and a withdrawal and its
+re-announcement in one batch must read as the flap they are. Finding times are the due times of
+the timers, not the moment a tick noticed them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tui.core.aspath import ASPath, format_path, origin_of, parse_path
+from tui.core.aspath import format_path, origin_of
+from tui.core.engine import ALL_PREFIXES, Change, EngineView
 from tui.core.events import (
     Event,
     FeedStatus,
@@ -32,12 +34,13 @@ from tui.core.events import (
     event_to_dict,
 )
 from tui.core.prefixes import Prefix
-from tui.core.watchlist import Watchlist
+from tui.core.routes import RouteLike, RouteState
+from tui.core.watchlist import Watchlist, WatchRelation
 
 __all__ = [
     "DetectorSettings",
     "FindingBook",
-    "RouteBook",
+    "TableView",
     "ALL_PREFIXES",
     "keys_touched",
     "Origin",
@@ -45,13 +48,11 @@ __all__ = [
     "origin_from_key",
     "sessions_per_collector",
     "origin_text",
-    "watches_for",
     "format_duration",
     "peer_text",
     "summarise_update",
     "legit_origin",
     "OriginMemory",
-    "sync_full_feed",
     "RoutingDetector",
 ]
 
@@ -145,28 +146,6 @@ def summarise_update(event: Event) -> str:
     if isinstance(event, FeedStatus):
         return f"{event.ts:.3f} FEED {event.feed} {event.state}"
     return f"{event.ts:.3f} {event.KIND}"
-
-
-def watches_for(watchlist: Watchlist, prefix: Prefix, origin: Origin | None = None) -> list[tuple[str, Prefix | None, str]]:
-    """Which watches an update concerns: ``(watch, watched prefix or None, relation)``.
-
-    Relation is ``exact``, ``more_specific`` (inside a watched prefix) or ``origin`` (the prefix
-    is not watched, but its origin is a watched ASN). Covering less-specifics are left out: the
-    detectors judge the watched prefixes and what lies inside them.
-    """
-    out: list[tuple[str, Prefix | None, str]] = []
-    seen: set[str] = set()
-    for rel in watchlist.relations(prefix):
-        if rel.kind == "less_specific":
-            continue
-        for watch in watchlist.watches_of(rel.watched):
-            out.append((watch, rel.watched, rel.kind))
-            seen.add(watch)
-    if origin is not None:
-        for watch in watchlist.watches_for_origin(origin):
-            if watch not in seen:
-                out.append((watch, None, "origin"))
-    return out
 
 
 # -- findings -------------------------------------------------------------------------------------
@@ -271,12 +250,7 @@ class FindingBook:
                 self.open[self.key(finding.kind, finding.watch, finding.subject)] = finding
 
 
-# -- the per-event route mirror -------------------------------------------------------------------
-
-ALL_PREFIXES: frozenset[Prefix] = frozenset()
-"""Returned by :meth:`RouteBook.apply` when an event may change every prefix (a session, a feed)."""
-
-_UP, _DOWN, _UNKNOWN = "up", "down", "unknown"
+# -- the route table, as detectors read it --------------------------------------------------------
 
 
 def keys_touched(keys: Iterable[tuple[str, Prefix]], changed: frozenset[Prefix] | set[Prefix] | None) -> list[tuple[str, Prefix]]:
@@ -288,264 +262,58 @@ def keys_touched(keys: Iterable[tuple[str, Prefix]], changed: frozenset[Prefix] 
     return [k for k in keys if k[1] in changed]
 
 
-class RouteBook:
-    """Sessions and the routes of tracked prefixes, updated one event at a time.
+class TableView:
+    """The read-only questions routing detectors ask of the engine's route table.
 
-    Follows :class:`tui.core.routes.RouteState`'s meanings exactly (a session leaving
-    ESTABLISHED loses its routes; a broken feed makes its sessions unknown, not down), so that
-    at the end of a batch the visibility it computes equals the engine's.
+    Meanings are :class:`~tui.core.routes.RouteState`'s (DESIGN.md): a session leaving
+    ESTABLISHED holds no routes; a broken feed makes its sessions unknown, not down, and their
+    routes stay (a finding about them must not close, or reopen, because a websocket dropped).
     """
 
-    def __init__(self) -> None:
-        self.status: dict[PeerKey, str] = {}
-        self.source: dict[PeerKey, str] = {}
-        self.feeds_down: set[str] = set()
-        # Per IP version, as RouteState: a full IPv4 table often comes with no IPv6 at all.
-        self.declared: dict[int, frozenset[PeerKey]] = {}
-        self.basis: dict[int, str] = {}
-        self.adopted: set[int] = set()
-        """Versions whose declared set was adopted from the engine's table-size judgement."""
-        self.routes: dict[Prefix, dict[PeerKey, ASPath]] = {}
-        self._by_peer: dict[PeerKey, set[Prefix]] = {}
-        self._families: dict[tuple[PeerKey, int], int] = {}
-        """(session, IP version) → routes held of that family (a session counts for a family it carries)."""
-        self._full_cache: dict[int, frozenset[PeerKey]] = {}
+    __slots__ = ("state",)
 
-    def _peer(self, peer: PeerKey, source: str) -> None:
-        if peer not in self.status:
-            self.status[peer] = _UNKNOWN if source in self.feeds_down else _UP
-            self.source[peer] = source
-            self._full_cache = {}
-
-    def _hold(self, peer: PeerKey, prefix: Prefix, delta: int) -> None:
-        key = (peer, prefix.version)
-        before = self._families.get(key, 0)
-        after = before + delta
-        if after > 0:
-            self._families[key] = after
-        else:
-            self._families.pop(key, None)
-        if (before > 0) != (after > 0):
-            self._full_cache.pop(prefix.version, None)
-
-    def apply(self, event: Event, track: bool = True) -> frozenset[Prefix] | None:
-        """Apply ``event``; returns the prefixes whose routes changed, ALL_PREFIXES, or None.
-
-        ``track`` says whether the route of a route event should be kept (the caller decides
-        which prefixes concern it); the session is always noted.
-        """
-        if isinstance(event, RouteAnnounced):
-            peer = event.peer
-            self._peer(peer, event.source)
-            if self.status[peer] == _DOWN:
-                self.status[peer] = _UP
-                self._full_cache = {}
-            if not track:
-                return None
-            held = self.routes.setdefault(event.prefix, {})
-            if peer not in held:
-                self._hold(peer, event.prefix, 1)
-            held[peer] = event.as_path
-            self._by_peer.setdefault(peer, set()).add(event.prefix)
-            return frozenset((event.prefix,))
-        if isinstance(event, RouteWithdrawn):
-            peer = event.peer
-            self._peer(peer, event.source)
-            held = self.routes.get(event.prefix)
-            if held is None or peer not in held:
-                return None
-            del held[peer]
-            self._hold(peer, event.prefix, -1)
-            if not held:
-                del self.routes[event.prefix]
-            self._by_peer.get(peer, set()).discard(event.prefix)
-            return frozenset((event.prefix,))
-        if isinstance(event, PeerStateChanged):
-            peer = event.peer
-            self._peer(peer, event.source)
-            self._full_cache = {}
-            if event.is_up:
-                self.status[peer] = _UP
-                return ALL_PREFIXES
-            self.status[peer] = _DOWN
-            for prefix in self._by_peer.pop(peer, set()):
-                held = self.routes.get(prefix)
-                if held is not None and held.pop(peer, None) is not None:
-                    self._hold(peer, prefix, -1)
-                    if not held:
-                        del self.routes[prefix]
-            return ALL_PREFIXES
-        if isinstance(event, PeerSeen):
-            known = event.peer in self.status
-            self._peer(event.peer, event.source)
-            return None if known else ALL_PREFIXES
-        if isinstance(event, FullFeedPeers):
-            version = getattr(event, "version", None)
-            for v in (version,) if version else (4, 6):
-                self.declared[v] = frozenset(event.peers)
-                self.basis[v] = event.basis
-                self.adopted.discard(v)
-            self._full_cache = {}
-            return ALL_PREFIXES
-        if isinstance(event, FeedStatus):
-            broken = event.state in ("down", "gap")
-            if broken:
-                self.feeds_down.add(event.feed)
-            elif event.state == "up":
-                self.feeds_down.discard(event.feed)
-            else:
-                return None
-            changed = False
-            for peer, source in self.source.items():
-                if source != event.feed:
-                    continue
-                if broken and self.status[peer] == _UP:
-                    self.status[peer] = _UNKNOWN
-                    changed = True
-                elif not broken and self.status[peer] == _UNKNOWN:
-                    self.status[peer] = _UP
-                    changed = True
-            if changed:
-                self._full_cache = {}
-                return ALL_PREFIXES
-            return None
-        return None
-
-    def adopt_full_feed(self, version: int, peers: Iterable[PeerKey], basis: str) -> None:
-        """Take the engine's table-size judgement of full-feed sessions (it needs every route)."""
-        chosen = frozenset(peers)
-        if chosen != self.declared.get(version) or basis != self.basis.get(version):
-            self.declared[version] = chosen
-            self.basis[version] = basis
-            self.adopted.add(version)
-            self._full_cache.pop(version, None)
-
-    def basis_of(self, version: int) -> str:
-        """Where the full-feed set of ``version`` comes from."""
-        return self.basis.get(version, "all sessions seen")
-
-    def full_feed(self, version: int) -> frozenset[PeerKey]:
-        """Up sessions that count as full-feed for IP ``version``.
-
-        Declared (or adopted) sets decide; otherwise every up session that carries a route of
-        that family or speaks it (its transport address) counts, as in RouteState.
-        """
-        cached = self._full_cache.get(version)
-        if cached is None:
-            up = [p for p, s in self.status.items() if s == _UP]
-            declared = self.declared.get(version)
-            if declared is not None:
-                cached = frozenset(p for p in up if p in declared)
-            else:
-                cached = frozenset(
-                    p for p in up if (p, version) in self._families or (6 if ":" in p.peer_ip else 4) == version
-                )
-            self._full_cache[version] = cached
-        return cached
-
-    def unknown_count(self) -> int:
-        """Sessions whose data is unknown (their feed is broken)."""
-        return sum(1 for s in self.status.values() if s == _UNKNOWN)
-
-    def holders(self, prefix: Prefix) -> dict[PeerKey, ASPath]:
-        """Sessions currently holding a route to exactly ``prefix`` (down ones hold none)."""
-        return self.routes.get(prefix, {})
+    def __init__(self, state: RouteState) -> None:
+        self.state = state
 
     def visibility(self, prefix: Prefix) -> tuple[int, int]:
         """(full-feed sessions holding ``prefix``, full-feed sessions up)."""
-        full = self.full_feed(prefix.version)
-        held = self.routes.get(prefix, {})
-        return sum(1 for p in held if p in full), len(full)
+        vis = self.state.visibility(prefix)
+        return vis.visible, vis.full_feed
 
-    def covering(self, prefix: Prefix) -> dict[str, int]:
-        """Tracked less-specifics of ``prefix`` that sessions still hold: prefix → sessions."""
-        full = self.full_feed(prefix.version)
-        return {
-            str(other): sum(1 for p in held if p in full)
-            for other, held in sorted(self.routes.items(), key=lambda kv: kv[0].sort_key())
-            if other.length < prefix.length and other.version == prefix.version and other.contains(prefix) and held
-        }
+    def holders(self, prefix: Prefix) -> dict[PeerKey, RouteLike]:
+        """Sessions holding a route to exactly ``prefix``, with the route."""
+        return self.state.holders(prefix)
+
+    def holds(self, peer: PeerKey, prefix: Prefix) -> bool:
+        """Whether ``peer`` holds a route to exactly ``prefix``."""
+        return self.state.holds(peer, prefix)
+
+    def full_feed(self, version: int) -> frozenset[PeerKey]:
+        """Up sessions that count as full-feed for IP ``version``."""
+        return self.state.full_feed_set(version)
+
+    def basis_of(self, version: int) -> str:
+        """Where the full-feed set of ``version`` comes from."""
+        return self.state.full_feed_peers(version)[1]
+
+    def unknown_count(self) -> int:
+        """Sessions whose data is unknown (their feed is broken)."""
+        return self.state.unknown_count()
 
     def per_collector(self, prefix: Prefix) -> dict[str, dict[str, int]]:
         """``{collector: {"visible": n, "full_feed": m}}`` for evidence."""
-        full = self.full_feed(prefix.version)
-        held = self.routes.get(prefix, {})
-        out: dict[str, dict[str, int]] = {}
-        for peer in sorted(full):
-            counts = out.setdefault(peer.collector, {"visible": 0, "full_feed": 0})
-            counts["full_feed"] += 1
-            if peer in held:
-                counts["visible"] += 1
-        return out
+        return self.state.per_collector(prefix)
+
+    def covering(self, prefix: Prefix) -> dict[str, int]:
+        """Less-specifics of ``prefix`` that sessions still hold: prefix → full-feed sessions."""
+        return self.state.covering(prefix)
 
     def origins(self, prefix: Prefix) -> dict[str, list[PeerKey]]:
-        """Origin key → sessions holding ``prefix`` with that origin.
-
-        Sessions whose feed is broken (unknown) still count: their routes were not withdrawn,
-        and a finding about them must not close (or reopen) because a websocket dropped.
-        """
+        """Origin key (:func:`origin_key`) → sessions holding ``prefix`` with that origin."""
         out: dict[str, list[PeerKey]] = {}
-        for peer, path in self.routes.get(prefix, {}).items():
-            if self.status.get(peer) == _DOWN:
-                continue
-            out.setdefault(origin_key(origin_of(path)), []).append(peer)
+        for peer, route in self.state.holders(prefix).items():
+            out.setdefault(origin_key(origin_of(route.as_path)), []).append(peer)
         return out
-
-    # -- checkpoints ----------------------------------------------------------------------------
-
-    def snapshot(self) -> dict[str, Any]:
-        """JSON-compatible state."""
-        return {
-            "peers": [[list(p), self.status[p], self.source.get(p, "")] for p in self.status],
-            "feeds_down": sorted(self.feeds_down),
-            "declared": {str(v): sorted(list(p) for p in peers) for v, peers in self.declared.items()},
-            "basis": {str(v): b for v, b in self.basis.items()},
-            "adopted": sorted(self.adopted),
-            "routes": [
-                [str(prefix), list(peer), format_path(path)]
-                for prefix, held in self.routes.items()
-                for peer, path in held.items()
-            ],
-        }
-
-    def restore(self, data: dict[str, Any]) -> None:
-        """Inverse of :meth:`snapshot` (an empty dict resets)."""
-        self.__init__()  # type: ignore[misc]
-        for key, status, source in data.get("peers", ()):
-            peer = PeerKey(key[0], key[1], int(key[2]))
-            self.status[peer] = status
-            self.source[peer] = source
-        self.feeds_down = set(data.get("feeds_down", ()))
-        for v, peers in (data.get("declared") or {}).items():
-            self.declared[int(v)] = frozenset(PeerKey(c, ip, int(a)) for c, ip, a in peers)
-        self.basis = {int(v): b for v, b in (data.get("basis") or {}).items()}
-        self.adopted = {int(v) for v in data.get("adopted", ())}
-        for prefix_text, key, path_text in data.get("routes", ()):
-            prefix = Prefix.parse(prefix_text)
-            peer = PeerKey(key[0], key[1], int(key[2]))
-            self.routes.setdefault(prefix, {})[peer] = parse_path(path_text)
-            self._by_peer.setdefault(peer, set()).add(prefix)
-            self._hold(peer, prefix, 1)
-
-
-def sync_full_feed(book: RouteBook, view: Any) -> None:
-    """After a batch: when the engine judges full-feed sessions by table size, adopt that.
-
-    Only the engine holds every route (full-table mode), so only it can tell a full table from
-    a partial one by size; a declared list (FullFeedPeers) always wins.
-    """
-    state = getattr(view, "state", None)
-    if state is None:
-        return
-    for version in (4, 6):
-        if version in book.declared and version not in book.adopted:
-            continue
-        try:
-            full, basis = state.full_feed_peers(version)
-        except TypeError:  # a RouteState without per-family denominators
-            full, basis = state.full_feed_peers()
-        if basis.startswith("table size"):
-            book.adopt_full_feed(version, (p.key for p in full), basis)
 
 
 def legit_origin(watchlist: Watchlist, watch: str, origin: Origin | None, known: Iterable[str]) -> bool | None:
@@ -596,10 +364,11 @@ class OriginMemory:
 
 
 class RoutingDetector:
-    """Base of the routing detectors: walks each batch event by event over a :class:`RouteBook`.
+    """Base of the routing detectors: told of every event that concerns a watch, one at a time.
 
     Subclasses implement :meth:`on_event` (judge what one event changed) and :meth:`fire` (emit
-    what fell due by a time). Timers fire before the first later event is applied, and on ticks.
+    what fell due by a time), and read the route table through :attr:`table`. Timers fire
+    before the first later event is applied, and on ticks.
     """
 
     name = "routing"
@@ -607,60 +376,61 @@ class RoutingDetector:
     def __init__(self, watchlist: Watchlist, settings: DetectorSettings | None = None) -> None:
         self.watchlist = watchlist
         self.settings = settings or DetectorSettings()
-        self.book = RouteBook()
         self.findings = FindingBook()
+        self.table = TableView(RouteState())
+        """The engine's route table, read-only (set from the view of every call)."""
 
-    # -- Detector protocol ----------------------------------------------------------------------
+    def _look(self, view: EngineView) -> None:
+        # The engine replaces its table on a restore or reset: follow it.
+        if self.table.state is not view.state:
+            self.table = TableView(view.state)
 
-    def observe(self, events: Sequence[Event], view: Any, now: float) -> list[Finding]:
-        """Judge one applied batch, event by event."""
+    # -- the engine's calls ---------------------------------------------------------------------
+
+    def before(self, event: Event, view: EngineView) -> list[Finding]:
+        """Fire the timers due by ``event``'s time, then let the subclass look before it applies."""
+        self._look(view)
         out: list[Finding] = []
-        for event in events:
-            if isinstance(event, RouteAnnounced | RouteWithdrawn):
-                origin = event.origin if isinstance(event, RouteAnnounced) else None
-                rels = watches_for(self.watchlist, event.prefix, origin)
-                # Covering less-specifics are kept too: they still carry a lost prefix's traffic.
-                track = bool(rels) or self.watchlist.trie.is_relevant(event.prefix)
-                if not track and event.prefix not in self.book.routes:
-                    self.book.apply(event, track=False)  # still proves the session is up
-                    continue
-            elif isinstance(event, PeerStateChanged | PeerSeen | FullFeedPeers | FeedStatus):
-                rels, track = [], False
-            else:
-                continue
-            self.fire(event.ts, out)
-            self.before_event(event)
-            changed = self.book.apply(event, track=track)
-            self.on_event(event, rels, changed, out)
-        sync_full_feed(self.book, view)
+        self.fire(event.ts, out)
+        self.before_event(event)
         return out
 
-    def tick(self, view: Any, now: float) -> list[Finding]:
+    def after(self, change: Change, view: EngineView) -> list[Finding]:
+        """Judge what the event changed."""
+        self._look(view)
+        out: list[Finding] = []
+        self.on_event(change.event, list(change.relations), change.scope, out)
+        return out
+
+    def observe(self, events: Sequence[Event], view: EngineView, now: float) -> list[Finding]:
+        """Nothing to do per batch: every event was judged as it was applied."""
+        return []
+
+    def tick(self, view: EngineView, now: float) -> list[Finding]:
         """Emit whatever fell due by ``now``."""
+        self._look(view)
         out: list[Finding] = []
         self.fire(now, out)
         return out
 
     def snapshot(self) -> dict[str, Any]:
-        """Route mirror, open findings and the subclass's own state."""
-        return {"book": self.book.snapshot(), "open": self.findings.snapshot(), "own": self.snapshot_own()}
+        """Open findings and the subclass's own state (the routes are the engine's)."""
+        return {"open": self.findings.snapshot(), "own": self.snapshot_own()}
 
     def restore(self, data: dict[str, Any]) -> None:
         """Inverse of :meth:`snapshot`; an empty dict resets."""
-        self.book.restore(data.get("book", {}))
         self.findings.restore(data.get("open", ()))
         self.restore_own(data.get("own", {}))
 
     # -- hooks ----------------------------------------------------------------------------------
 
     def before_event(self, event: Event) -> None:
-        """Called before ``event`` changes the mirror (e.g. to note what a session held)."""
+        """Called before ``event`` changes the table (e.g. to note what a session held)."""
 
     def on_event(
-        self, event: Event, rels: list[tuple[str, Prefix | None, str]], changed: frozenset[Prefix] | None,
-        out: list[Finding],
+        self, event: Event, rels: list[WatchRelation], changed: frozenset[Prefix] | None, out: list[Finding],
     ) -> None:
-        """Judge the change ``event`` made; append findings to ``out``."""
+        """Judge the change ``event`` made (``changed``: see :attr:`Change.scope`); append findings to ``out``."""
 
     def fire(self, ts: float, out: list[Finding]) -> None:
         """Emit findings whose timers are due at or before ``ts``."""

@@ -62,7 +62,7 @@ class MoreSpecificDetector(RoutingDetector):
         watch, prefix = key
         watched = self.inside[key]
         known = self.origins.of(watched)
-        origins = self.book.origins(prefix)
+        origins = self.table.origins(prefix)
         present_hijacks: set[str] = set()
         welcome: dict[str, list[Any]] = {}
         unsure: dict[str, list[Any]] = {}
@@ -118,8 +118,8 @@ class MoreSpecificDetector(RoutingDetector):
         return ", ".join(f"AS{o}" for o in sorted(known)) or "unknown"
 
     def _evidence(self, prefix: Prefix, watched: Prefix, origin: str, peers: list[Any], known: set[str]) -> dict[str, Any]:
-        holders = self.book.holders(prefix)
-        examples = [f"{peer_text(p)} path {format_path(holders[p])}" for p in sorted(peers)[:5] if p in holders]
+        holders = self.table.holders(prefix)
+        examples = [f"{peer_text(p)} path {format_path(holders[p].as_path)}" for p in sorted(peers)[:5] if p in holders]
         return {
             "prefix": str(prefix),
             "watched": str(watched),

@@ -43,7 +43,7 @@ class OriginDetector(RoutingDetector):
             self._judge(watch, prefix, event.ts, out)
 
     def _judge(self, watch: str, prefix: Prefix, ts: float, out: list[Finding]) -> None:
-        origins = self.book.origins(prefix)
+        origins = self.table.origins(prefix)
         subject = str(prefix)
         if origins and prefix not in self.baseline:
             self.baseline[prefix] = sorted(origins)
@@ -98,7 +98,8 @@ class OriginDetector(RoutingDetector):
         return False
 
     def _path(self, prefix: Prefix, peer: Any) -> str:
-        return format_path(self.book.holders(prefix).get(peer, ()))
+        route = self.table.holders(prefix).get(peer)
+        return format_path(route.as_path) if route is not None else ""
 
     def snapshot_own(self) -> dict[str, Any]:
         return {"baseline": {str(p): o for p, o in self.baseline.items()}}

@@ -41,7 +41,7 @@ class RpkiDetector(RoutingDetector):
             self._judge(prefix, event.ts, out)
 
     def _judge(self, prefix: Prefix, ts: float, out: list[Finding]) -> None:
-        origins = self.book.origins(prefix)
+        origins = self.table.origins(prefix)
         invalid: dict[str, tuple[str, list[Any], list[dict[str, Any]]]] = {}
         for key, peers in origins.items():
             result = self.vrps.validate(prefix, origin_from_key(key))

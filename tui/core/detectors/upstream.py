@@ -50,10 +50,9 @@ class UpstreamDetector(RoutingDetector):
         watch, prefix = key
         info = self.subjects[key]
         current: dict[str, list[Any]] = {}
-        for peer, path in self.book.holders(prefix).items():
-            if self.book.status.get(peer) == "down":
-                continue  # unknown sessions keep their routes: a broken feed is not a path change
-            upstream = upstream_of(path)
+        # Unknown sessions keep their routes: a broken feed is not a path change.
+        for peer, route in self.table.holders(prefix).items():
+            upstream = upstream_of(route.as_path)
             if upstream is not None:
                 current.setdefault(origin_key(upstream), []).append(peer)
         learned = set(info["learned"])

@@ -135,10 +135,9 @@ class VisibilityDetector(RoutingDetector):
         if isinstance(event, PeerStateChanged) and not event.is_up:
             # Quote the session loss on the prefixes it took away.
             line = summarise_update(event)
-            for prefix, held in self.book.routes.items():
-                if event.peer in held:
-                    for subject in self._subjects_of(prefix):
-                        subject.recent.append(line)
+            for subject in self.subjects.values():
+                if self.table.holds(event.peer, subject.prefix):
+                    subject.recent.append(line)
 
     def on_event(self, event: Event, rels: Any, changed: Any, out: list[Finding]) -> None:
         if isinstance(event, RouteAnnounced):
@@ -185,7 +184,7 @@ class VisibilityDetector(RoutingDetector):
     # -- judging --------------------------------------------------------------------------------
 
     def _evaluate(self, subject: _Subject, ts: float, out: list[Finding]) -> None:
-        visible, full = self.book.visibility(subject.prefix)
+        visible, full = self.table.visibility(subject.prefix)
         if full == 0:
             # Nothing can be said: never start a loss or an outage on unknown data.
             subject.pending = None
@@ -273,9 +272,9 @@ class VisibilityDetector(RoutingDetector):
         ))
 
     def _evidence(self, subject: _Subject, threshold: float) -> dict[str, Any]:
-        visible, full = self.book.visibility(subject.prefix)
-        holders = self.book.holders(subject.prefix)
-        full_set = self.book.full_feed(subject.prefix.version)
+        visible, full = self.table.visibility(subject.prefix)
+        holders = self.table.holders(subject.prefix)
+        full_set = self.table.full_feed(subject.prefix.version)
         not_seeing = sorted(peer_text(p) for p in full_set if p not in holders)
         return {
             "prefix": str(subject.prefix),
@@ -284,12 +283,12 @@ class VisibilityDetector(RoutingDetector):
             "full_feed": full,
             "ratio": round(visible / full, 4) if full else None,
             "threshold": threshold,
-            "basis": self.book.basis_of(subject.prefix.version),
-            "unknown_peers": self.book.unknown_count(),
-            "collectors": self.book.per_collector(subject.prefix),
+            "basis": self.table.basis_of(subject.prefix.version),
+            "unknown_peers": self.table.unknown_count(),
+            "collectors": self.table.per_collector(subject.prefix),
             "peers_not_seeing": not_seeing[:20],
             "peers_not_seeing_total": len(not_seeing),
-            "covering_routes": self.book.covering(subject.prefix),
+            "covering_routes": self.table.covering(subject.prefix),
             "updates": list(subject.recent),
         }
 

@@ -1,0 +1,144 @@
+"""Runs of wire keys (BGP's NLRI encoding) split and scanned in C, with regular expressions.
+
+An NLRI block is a run of (length octet, ceil(length/8) octets). A regular expression whose
+alternatives are keyed on the length octet splits a block into wire keys in C
+(:func:`split_wire_keys`). Each alternative demands that the host bits of the last octet be
+zero, so a block with a sloppy prefix (or a bad length) does not tokenize completely: the keys
+then do not add up to the block's length, and the exact (slow) path cleans or rejects it.
+
+:func:`scanner` and :func:`skipper` build patterns that step over the prefixes whose first
+octet cannot matter (a watch filter), so that only candidates are looked at from Python.
+Feeds use them on the wire; the journal uses :func:`split_wire_keys` on its own stored runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+
+from tui.core.prefixes import WireKey
+
+__all__ = ["WireKeyError", "join_wire_keys", "scanner", "skipper", "split_wire_keys"]
+
+_BITS = {4: 32, 6: 128}
+
+
+class WireKeyError(ValueError):
+    """A run of wire keys does not add up: a bad prefix length, or a prefix cut short."""
+
+
+_COMMON_LENGTHS = {
+    4: (24, 22, 23, 21, 20, 16, 19, 18, 17, 32),
+    6: (48, 32, 40, 44, 36, 29, 64, 47, 46, 45, 42, 33, 34, 35, 28, 56, 38),
+}
+
+
+def _byte_class(values: Iterable[int]) -> bytes:
+    return b"[" + b"".join(b"\\x%02x" % v for v in sorted(set(values))) + b"]"
+
+
+def _token_alternative(length: int) -> bytes:
+    nbytes = (length + 7) // 8
+    if nbytes == 0:
+        return b"\\x00"
+    head = b"\\x%02x" % length
+    middle = b"." * (nbytes - 1)
+    spare = nbytes * 8 - length
+    if spare == 0:
+        return head + middle + b"."
+    clean = [v for v in range(256) if v & ((1 << spare) - 1) == 0]
+    return head + middle + _byte_class(clean)
+
+
+def _tokenizer(version: int) -> re.Pattern[bytes]:
+    bits = _BITS[version]
+    order = list(_COMMON_LENGTHS[version]) + [n for n in range(bits + 1) if n not in _COMMON_LENGTHS[version]]
+    return re.compile(b"|".join(_token_alternative(n) for n in order), re.DOTALL)
+
+
+_TOKENIZERS = {4: _tokenizer(4), 6: _tokenizer(6)}
+
+
+def _skip_alternatives(version: int, candidates: frozenset[int]) -> list[bytes]:
+    bits = _BITS[version]
+    by_size: dict[int, list[int]] = {}
+    for length in range(8, bits + 1):
+        by_size.setdefault((length + 7) // 8, []).append(length)
+    others = [v for v in range(256) if v not in candidates]
+    common = [(n + 7) // 8 for n in _COMMON_LENGTHS[version]]
+    if not others:
+        return []
+    return [
+        _byte_class(lengths) + _byte_class(others) + b"." * (size - 1)
+        for size, lengths in sorted(by_size.items(), key=lambda item: common.index(item[0]) if item[0] in common else 99)
+    ]
+
+
+@functools.lru_cache(maxsize=64)
+def skipper(version: int, candidates: frozenset[int]) -> re.Pattern[bytes] | None:
+    """A pattern whose ``fullmatch`` accepts exactly the blocks of non-candidate prefixes."""
+    skip = _skip_alternatives(version, candidates)
+    if not skip:
+        return None
+    return re.compile(b"(?:" + b"|".join(skip) + b")*+", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=64)
+def scanner(version: int, candidates: frozenset[int]) -> re.Pattern[bytes] | None:
+    """A pattern that steps over prefixes whose first octet is not in ``candidates``.
+
+    ``pattern.match(data, pos, end)`` consumes non-candidates and captures the next candidate in
+    group 1 (prefixes shorter than /8 are always candidates: their first octet is partial). When
+    group 1 did not match and ``m.end() != end``, the block is malformed.
+    """
+    skip = _skip_alternatives(version, candidates)
+    take = [b"\\x00", b"[\\x01-\\x07]."]
+    if candidates:
+        bits = _BITS[version]
+        by_size: dict[int, list[int]] = {}
+        for length in range(8, bits + 1):
+            by_size.setdefault((length + 7) // 8, []).append(length)
+        take += [_byte_class(lengths) + _byte_class(candidates) + b"." * (size - 1) for size, lengths in by_size.items()]
+    skip_part = b"(?:" + b"|".join(skip) + b")*+" if skip else b""
+    return re.compile(skip_part + b"(" + b"|".join(take) + b")?", re.DOTALL)
+
+
+def split_wire_keys(data: bytes, version: int, start: int = 0, end: int | None = None, *, addpath: bool = False) -> list[WireKey]:
+    """The wire keys of an NLRI block ``data[start:end]``, host bits cleared; raises :class:`WireKeyError`.
+
+    With ``addpath`` each prefix is preceded by a 4-octet path identifier, which is dropped (route
+    state is keyed by prefix: the last path of a prefix wins).
+    """
+    end = len(data) if end is None else end
+    if not addpath:
+        keys = _TOKENIZERS[version].findall(data, start, end)
+        if sum(map(len, keys)) == end - start:
+            return keys
+    bits = _BITS[version]
+    keys = []
+    pos = start
+    while pos < end:
+        if addpath:
+            pos += 4
+            if pos >= end:
+                raise WireKeyError(f"ADD-PATH NLRI cut short at octet {pos - start} of {end - start}")
+        length = data[pos]
+        if length > bits:
+            raise WireKeyError(f"IPv{version} prefix length {length} > {bits}")
+        nbytes = (length + 7) // 8
+        stop = pos + 1 + nbytes
+        if stop > end:
+            raise WireKeyError(f"prefix /{length} needs {nbytes} octets, {end - pos - 1} left in the NLRI block")
+        key = data[pos:stop]
+        spare = nbytes * 8 - length
+        if spare and key[-1] & ((1 << spare) - 1):
+            key = key[:-1] + bytes((key[-1] & (0xFF << spare) & 0xFF,))
+        keys.append(key)
+        pos = stop
+    return keys
+
+
+def join_wire_keys(keys: Iterable[WireKey]) -> bytes:
+    """The run that :func:`split_wire_keys` splits back into ``keys`` (they are self-delimiting)."""
+    return b"".join(keys)
