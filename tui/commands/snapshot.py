@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("sources", nargs="*", metavar="SOURCE", help="MRT file, RIS Live capture or journal (or use --live)")
     parser.add_argument(
         "--live", type=float, metavar="SECONDS",
-        help="no SOURCE: take the initial state from RIPEstat, listen to RIS Live for SECONDS, then print",
+        help="no SOURCE: listen to RIS Live for SECONDS while the initial state is asked from RIPEstat, then print",
     )
     parser.add_argument("--ris-live-url", metavar="URL", help="with --live: RIS Live websocket URL (default feeds.ris_live.url)")
     parser.add_argument(
