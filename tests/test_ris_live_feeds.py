@@ -48,16 +48,22 @@ cache_dir = "{cache}"
 
 
 class GatedRipestat(FakeRipestat):
-    """Holds RIPEstat's calls while ``gate`` is closed (a slow RIPEstat); closed at first unless ``start_open``."""
+    """Holds RIPEstat's calls while ``gate`` is closed (a slow RIPEstat); closed at first unless ``start_open``.
 
-    def __init__(self, folder: Path, *, start_open: bool = False) -> None:
+    With ``only``, just the calls of those endpoints are held (a RIPEstat slow on one data call).
+    """
+
+    def __init__(self, folder: Path, *, start_open: bool = False, only: tuple[str, ...] = ()) -> None:
         super().__init__(folder)
         self.gate = threading.Event()
+        self.only = frozenset(only)
         if start_open:
             self.gate.set()
 
     def __call__(self, request: Request) -> object:
-        self.gate.wait(30)
+        parts = request.path.strip("/").split("/")
+        if not self.only or (len(parts) == 3 and parts[1] in self.only):
+            self.gate.wait(30)
         return super().__call__(request)
 
 
@@ -287,7 +293,9 @@ async def test_run_live_for_returns_the_engine(tmp_path):
         async with FakeRisLive([[WaitSubscriptions(3), Send(WITHDRAW), Hold()]]) as ris:
             config = _config(ris.url, stat.url, tmp_path)
             watchlist = config.watchlist()
-            engine = await run_live_for_async(0.5, watchlist, config, clock=FixedClock(NOW))
+            heard = await run_live_for_async(0.5, watchlist, config, clock=FixedClock(NOW), initial_wait=30)
+    engine = heard.engine
+    assert heard.initial_state.complete and not heard.initial_state.missing
     assert len(engine.state.routes_to(WATCHED)) in (165, 166)  # the withdrawal may come after 0.5 s
     assert engine.feeds["ripestat"].state == "up"
     assert engine.feeds["ris-live"].state == "ended"
@@ -352,8 +360,10 @@ url = "{stat.url}/data/"
 cache_dir = "{tmp_path / 'cache'}"
 """)
             # the command runs its own event loop: a thread, while this loop serves RIS Live
+            # (a generous --initial-wait: RIPEstat's answers must all be in, however slow this machine)
             code = await asyncio.to_thread(
-                main, ["snapshot", "--live", "1", "--json", "--ris-live-url", ris.url, "--config", str(config)]
+                main, ["snapshot", "--live", "1", "--initial-wait", "30", "--json", "--ris-live-url", ris.url,
+                       "--config", str(config)]
             )
             assert ris.connections and ris.connections[0].path.startswith("/v1/ws/?client=watchfloor")
     out = capsys.readouterr().out
@@ -363,6 +373,8 @@ cache_dir = "{tmp_path / 'cache'}"
     assert row["watch"] == "JKU" and row["origins"] == [1205] and len(row["routes"]) >= 165
     assert "ris-peers" in data["peers"]["full_feed_basis"]
     assert any(p["prefix"] == "193.0.0.0/21" for p in data["prefixes"])  # AS3333 expanded
+    assert data["initial_state"] == {"source": "ripestat", "complete": True, "timed_out": False, "missing": [],
+                                     "detail": data["feeds"]["ripestat"]["detail"]}
 
 
 def test_snapshot_live_option_errors(capsys):
@@ -374,3 +386,7 @@ def test_snapshot_live_option_errors(capsys):
     assert "ws://" in capsys.readouterr().err
     assert main(["snapshot"]) == 3
     assert "--live SECONDS" in capsys.readouterr().err
+    assert main(["snapshot", "--live", "5", "--initial-wait", "-1"]) == 3
+    assert "--initial-wait" in capsys.readouterr().err
+    assert main(["snapshot", "--initial-wait", "5", "x.mrt"]) == 3
+    assert "goes with --live" in capsys.readouterr().err

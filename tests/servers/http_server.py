@@ -8,6 +8,7 @@ part of the body and then drop the connection: an interrupted download.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,16 @@ def file_reply(path: Path, range_header: str | None, *, cut_after: int | None = 
     return Reply(200, data, {"Accept-Ranges": "bytes", "Content-Type": "application/octet-stream"}, cut_after)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that gave up on a slow answer (a bounded wait) is expected, not a failure.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class LoopbackHTTP:
     """``with LoopbackHTTP(handler) as server:`` serves on ``server.url`` (127.0.0.1, free port)."""
 
@@ -99,8 +110,7 @@ class LoopbackHTTP:
                     return
                 self.wfile.write(reply.body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property

@@ -22,11 +22,20 @@ SOURCE is an MRT file (plain, .gz or .bz2), a RIS Live capture (one JSON object 
 watchfloor journal; the kind is read from the content, not the name. Several SOURCEs are merged
 in time order.
 
+With --live SECONDS instead of SOURCE: listen to RIS Live for SECONDS while the initial state
+(full-feed peers, current routes, ASN and country expansion) is asked from RIPEstat, and print
+after about SECONDS. RIPEstat is waited for at most --initial-wait SECONDS (default: the
+listening time, counted from the start); whatever had not arrived by then is named in the
+output ("initial state from ripestat incomplete: ...", and initial_state in the JSON), and the
+routes RIS Live reported still count.
+
 examples:
   watchfloor snapshot updates.et-header.2015.gz
   watchfloor snapshot --json bview.20141222.0000.gz updates.20141222.*.gz
   watchfloor snapshot --watch 175.45.176.0/22 --at 2014-12-22T16:00:00Z my.journal
   watchfloor snapshot --at 1445565700 --json capture.ndjson | jq '.prefixes[].visibility'
+  watchfloor snapshot --live 15 --watch 193.0.0.0/21
+  watchfloor snapshot --live 15 --initial-wait 120 --json | jq .initial_state
 
 exit codes: 0 all watched prefixes at or above their warning threshold (or unknowable),
 1 a watched prefix below its visibility_warn threshold, 3 bad usage or config,
@@ -47,9 +56,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("sources", nargs="*", metavar="SOURCE", help="MRT file, RIS Live capture or journal (or use --live)")
     parser.add_argument(
         "--live", type=float, metavar="SECONDS",
-        help="no SOURCE: take the initial state from RIPEstat, listen to RIS Live for SECONDS, then print",
+        help="no SOURCE: listen to RIS Live for SECONDS while the initial state is asked from RIPEstat, then print",
     )
     parser.add_argument("--ris-live-url", metavar="URL", help="with --live: RIS Live websocket URL (default feeds.ris_live.url)")
+    parser.add_argument(
+        "--initial-wait", type=float, metavar="SECONDS",
+        help="with --live: wait up to SECONDS from the start for RIPEstat's initial state, even past "
+        "the listening time (default: the listening time)",
+    )
     add_watch_argument(parser)
     add_config_argument(parser)
     parser.add_argument("--at", metavar="TIME", help="ISO 8601 (2015-10-23T02:01:30Z) or unix seconds; default: end of data")
@@ -118,8 +132,12 @@ def _origins(origins: Iterable[int | tuple[int, ...] | None]) -> list[int | list
     return [*ints, *sets]
 
 
-def snapshot_data(engine: Engine, at: float | None) -> dict[str, Any]:
-    """The ``snapshot --json`` object for the engine's current state (format: docs/cli.md)."""
+def snapshot_data(engine: Engine, at: float | None, initial_state: Any = None) -> dict[str, Any]:
+    """The ``snapshot --json`` object for the engine's current state (format: docs/cli.md).
+
+    ``initial_state`` (a :class:`tui.feeds.live.InitialState`, with ``--live``) adds the
+    ``initial_state`` member, and says in the basis when RIPEstat's full-feed list is missing.
+    """
     from tui.core.aspath import origin_of
     from tui.journal.replay import format_time
 
@@ -165,7 +183,10 @@ def snapshot_data(engine: Engine, at: float | None) -> dict[str, Any]:
                 "more_specifics": more,
             }
         )
-    return {
+    if initial_state is not None and not initial_state.full_feed_list:
+        # Without RIPEstat's list the denominator is whoever RIS Live happened to hear from.
+        basis = f"{basis or 'no sessions'}; RIPEstat full-feed peer list missing"
+    data = {
         "at": None if at is None else format_time(at, precise=True),
         "peers": {"up": len(up), "full_feed": len(full), "unknown": unknown, "full_feed_basis": basis},
         "prefixes": prefixes,
@@ -174,6 +195,9 @@ def snapshot_data(engine: Engine, at: float | None) -> dict[str, Any]:
             for name, h in sorted(engine.feeds.items())
         },
     }
+    if initial_state is not None:
+        data["initial_state"] = initial_state.as_json()
+    return data
 
 
 def below_warning(data: dict[str, Any], watchlist: Watchlist) -> list[dict[str, Any]]:
@@ -222,6 +246,10 @@ def render_table(data: dict[str, Any], watchlist: Watchlist, out: TextIO) -> Non
             if truncated:
                 line += f"; {plain(feed['detail'])}"
             print(line, file=out)
+    initial = data.get("initial_state")
+    if initial is not None and not initial["complete"]:
+        print(f"initial state from {plain(initial['source'])} incomplete: missing {plain(', '.join(initial['missing']))}; "
+              f"{plain(initial['detail'])}", file=out)
 
 
 def _origin_text(origin: int | list[int] | None) -> str:
@@ -232,16 +260,20 @@ def run(args: argparse.Namespace) -> int:
     """Run ``watchfloor snapshot``."""
     watchlist, _config = load_watchlist(args)
     at = time_argument(args.at, "--at")
+    initial_state = None
     if getattr(args, "live", None) is not None:
         from tui.feeds.live import live_state_for_command
 
-        engine = live_state_for_command(args, watchlist, _config)
+        heard = live_state_for_command(args, watchlist, _config)
+        engine, initial_state = heard.engine, heard.initial_state
+    elif getattr(args, "initial_wait", None) is not None:
+        raise CommandError("--initial-wait goes with --live SECONDS", EXIT_USAGE)
     elif not args.sources:
         raise CommandError("give a SOURCE (MRT file, RIS Live capture or journal), or --live SECONDS", EXIT_USAGE)
     else:
         engine = build_state(args.sources, watchlist, at)
     when = at if at is not None else engine.last_event_ts
-    data = snapshot_data(engine, when)
+    data = snapshot_data(engine, when, initial_state)
     if args.json:
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")

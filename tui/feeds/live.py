@@ -14,6 +14,12 @@ the RIS Live subscriptions are then refreshed for the prefixes the expansion add
 and rejected records are not held: a RIS Live that cannot connect is shown at once, even while
 a slow RIPEstat is still being asked.
 
+The bootstrap can take minutes (every call is tried 4 times with backoff, one after the other,
+and some are per prefix), so a caller may stop waiting for it: :meth:`LiveFeeds.give_up_initial_state`
+cancels what is still being asked, sends what did arrive (in the same order, ahead of the held
+batches), then releases the held batches. :attr:`LiveFeeds.initial_state` says which parts are
+missing (:class:`InitialState`).
+
 The routes from RIPEstat carry the RIS Live feed's name as their source: they are the initial
 state of the same sessions, and must go *unknown* together with them when RIS Live drops.
 
@@ -26,7 +32,9 @@ implies), then the held ``up`` and the updates that arrived meanwhile. If RIS Li
 first, the refresh is abandoned and the next reconnection starts another one; if RIPEstat
 fails, RIS Live comes back up with the routes as they were, and says so.
 
-:func:`run_live_for` runs all this for a fixed time and returns the engine (``snapshot --live``).
+:func:`run_live_for` runs all this for a fixed time and returns the engine (``snapshot --live``):
+it listens from the start, and waits for the initial state at most until the listening ends
+(or ``initial_wait``), so the time asked for is the time it takes.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tui.core.clock import Clock, SystemClock
@@ -49,10 +58,93 @@ if TYPE_CHECKING:
     from tui.config import Config
     from tui.feeds.ripestat import BootstrapResult
 
-__all__ = ["LiveFeeds", "run_live_for", "run_live_for_async", "live_state_for_command", "BOOTSTRAP_WAIT"]
+__all__ = [
+    "LiveFeeds",
+    "InitialState",
+    "LiveRun",
+    "describe_initial_state",
+    "run_live_for",
+    "run_live_for_async",
+    "live_state_for_command",
+]
 
-BOOTSTRAP_WAIT = 300.0
-"""Seconds ``run_live_for`` waits at most for the RIPEstat initial state before its timer starts."""
+GIVE_UP_GRACE = 5.0
+"""Seconds allowed, after giving up on the initial state, to send what arrived and close RIPEstat's sockets."""
+
+
+@dataclass(frozen=True, slots=True)
+class InitialState:
+    """How much of the initial state arrived: ``initial_state`` in ``snapshot --live --json``."""
+
+    source: str
+    """Where the initial state comes from: ``"ripestat"``."""
+    complete: bool
+    """True when every part the snapshot uses arrived (``missing`` is empty)."""
+    timed_out: bool
+    """True when the wait for it was given up before RIPEstat was done."""
+    missing: tuple[str, ...]
+    """Plain-text parts that did not arrive: ``"full-feed peer list"``, ``"prefixes of AS3333"``,
+    ``"address space of KP"``, ``"routes of 3 of 12 watched prefixes"``."""
+    detail: str
+    """What happened, in a sentence (feed error text included: untrusted, show it with ``plain``)."""
+    full_feed_list: bool
+    """Whether RIPEstat's full-feed peer list arrived (else visibility's denominator is a guess)."""
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON object (docs/cli.md)."""
+        return {"source": self.source, "complete": self.complete, "timed_out": self.timed_out,
+                "missing": list(self.missing), "detail": self.detail}
+
+
+def describe_initial_state(
+    result: BootstrapResult | None,
+    watchlist: Watchlist,
+    *,
+    enabled: bool = True,
+    gave_up: str | None = None,
+    failure: str | None = None,
+    last_problem: str = "",
+) -> InitialState:
+    """What of the initial state for ``watchlist`` is in ``result`` (None: nothing arrived).
+
+    ``gave_up`` says why the wait was cut short (it was, when given); ``failure`` is an
+    unexpected error that ended the bootstrap; ``last_problem`` the last retry's reason.
+    """
+    from tui.feeds.ripestat import route_prefixes
+
+    missing: list[str] = []
+    if result is None or not result.full_feed:
+        missing.append("full-feed peer list")
+    expanded = result.expanded if result is not None else {}
+    for asn in sorted(watchlist.watched_asns()):
+        if f"AS{asn}" not in expanded:
+            missing.append(f"prefixes of AS{asn}")
+    for cc in sorted({cc.upper() for watch in watchlist.watches.values() for cc in watch.countries}):
+        if f"country {cc}" not in expanded:
+            missing.append(f"address space of {cc}")
+    wanted, _beyond_limit = route_prefixes(watchlist)
+    answered = set(result.routes_answered) if result is not None else set()
+    unanswered = sum(1 for prefix in wanted if prefix not in answered)
+    if unanswered:
+        missing.append(f"routes of {unanswered} of {len(wanted)} watched prefixes")
+
+    problems = result.problems if result is not None else []
+    if not enabled:
+        detail = "RIPEstat is disabled (feeds.ripestat.enabled = false): sessions and routes are only what RIS Live reported"
+    elif gave_up is not None:
+        stage = result.stage if result is not None else "not started"
+        asking = "before RIPEstat was asked" if stage == "not started" else f"while RIPEstat was asked for the {stage}"
+        detail = f"{gave_up}, {asking}; what had arrived is used"
+        why = last_problem or (problems[-1] if problems else "")
+        if why:
+            detail += f"; last problem: {why}"
+    elif failure is not None:
+        detail = f"initial state failed: {failure}"
+    else:
+        summaries = [e.detail for e in (result.events if result is not None else ()) if isinstance(e, FeedStatus)]
+        detail = summaries[-1] if summaries else ""
+    return InitialState("ripestat", not missing, gave_up is not None, tuple(missing), detail,
+                        result is not None and result.full_feed)
 
 
 class LiveFeeds:
@@ -101,13 +193,22 @@ class LiveFeeds:
                 **(ris_live_options or {}),
             )
         self.bootstrap_result: BootstrapResult | None = None
+        """Filled as RIPEstat's start-up answers arrive (None until the bootstrap starts)."""
         self.bootstrapped = asyncio.Event()
-        """Set once the RIPEstat initial state (or its failure) is in the queue."""
+        """Set once the RIPEstat initial state (or its failure, or the part that arrived before
+        it was given up) is in the queue, and the held RIS Live batches after it."""
+        self.initial_state: InitialState | None = None
+        """What of the initial state arrived; set with :attr:`bootstrapped`."""
         self._held: list[list[Event]] | None = [] if self.ripestat_enabled else None
         self._tasks: list[asyncio.Task[None]] = []
+        self._fetch: asyncio.Task[None] | None = None
+        """The RIPEstat start-up calls, while they run (cancelled when given up)."""
+        self._gave_up: str | None = None
+        self._last_retry = ""
         self._resync: asyncio.Task[None] | None = None
         """The route refresh after a RIS Live gap, while it runs."""
         if not self.ripestat_enabled:
+            self.initial_state = describe_initial_state(None, watchlist, enabled=False)
             self.bootstrapped.set()
 
     @property
@@ -131,8 +232,23 @@ class LiveFeeds:
             )
             self._tasks.append(asyncio.create_task(self.prober.run(self._dns_sink), name="dns-checks"))
 
+    def give_up_initial_state(self, why: str) -> None:
+        """Stop waiting for RIPEstat: what arrived goes out, then the held RIS Live batches.
+
+        Returns at once; :attr:`bootstrapped` is set when that is done (keep draining the
+        queue meanwhile). ``why`` is said in the status and in :attr:`initial_state`, e.g.
+        ``"gave up waiting after 15 s"``. Nothing happens once the initial state is in.
+        """
+        if self.bootstrapped.is_set() or self._gave_up is not None:
+            return
+        self._gave_up = why
+        if self._fetch is not None:
+            self._fetch.cancel()
+
     async def stop(self, timeout: float = 5.0) -> None:
         """Stop the feeds: RIS Live closes cleanly (an ``ended`` status); the rest is cancelled."""
+        # A bootstrap still asking would otherwise hold stop() for the whole timeout.
+        self.give_up_initial_state("stopped before RIPEstat was done")
         await self._abandon_resync()
         if self.client is not None:
             self.client.stop()
@@ -148,6 +264,9 @@ class LiveFeeds:
             await self.prober.aclose()
             self.prober = None
         await self._release()
+        if self.initial_state is None:  # the bootstrap had to be cancelled outright
+            self.initial_state = describe_initial_state(self.bootstrap_result, self.watchlist,
+                                                        gave_up=self._gave_up or "stopped", last_problem=self._last_retry)
 
     async def _live_sink(self, batch: list[Event]) -> None:
         batch = await self._watch_reconnects(batch)
@@ -172,8 +291,12 @@ class LiveFeeds:
         return RipestatClient(
             self.ripestat_url, sourceapp=feeds.ripestat_sourceapp, cache_dir=self.ripestat_cache_dir,
             timeout=feeds.ripestat_timeout, transport=self.transport, clock=self.clock, sleep=self.sleep,
-            rand=self.rand,
+            rand=self.rand, on_retry=self._note_retry,
         )
+
+    def _note_retry(self, message: str) -> None:
+        # Why RIPEstat is slow (refused, timing out, 503...), for the status of a wait given up.
+        self._last_retry = message
 
     async def _watch_reconnects(self, batch: list[Event]) -> list[Event]:
         """Hold RIS Live's ``up`` after a gap until the routes are re-read (see the module doc)."""
@@ -235,20 +358,41 @@ class LiveFeeds:
         await self._release()
 
     async def _bootstrap(self) -> None:
-        from tui.feeds.ripestat import bootstrap
+        from tui.feeds.ripestat import BootstrapResult
 
-        route_source = RIS_LIVE_FEED if self.ris_live_enabled else "ripestat"
+        result = self.bootstrap_result = BootstrapResult()
         # Say at once that RIPEstat is being asked: with retries and backoff it can take a while.
         await self.queue.put([FeedStatus(self.clock.now(), "ripestat", "connecting", "asking for the initial state")])
-        events: list[Event]
-        try:
-            async with self._ripestat_client() as client:
-                self.bootstrap_result = await bootstrap(client, self.watchlist, route_source=route_source, clock=self.clock)
-            events = self.bootstrap_result.events
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - whatever RIPEstat does, the live feed goes on
-            events = [FeedStatus(self.clock.now(), "ripestat", "error", f"initial state failed: {type(exc).__name__}: {exc}")]
+        # The calls run in their own task, so that giving up cancels them and not what follows
+        # (sending what arrived and releasing the held batches must not be cut in half).
+        fetch = None
+        if self._gave_up is None:
+            fetch = self._fetch = asyncio.create_task(self._fetch_initial_state(result), name="ripestat-initial-state")
+            try:
+                await asyncio.wait([fetch])
+            except asyncio.CancelledError:
+                fetch.cancel()
+                await asyncio.gather(fetch, return_exceptions=True)
+                raise
+            finally:
+                self._fetch = None
+        events = list(result.events)
+        failure = None
+        if fetch is None or fetch.cancelled():
+            self.initial_state = describe_initial_state(result, self.watchlist, gave_up=self._gave_up,
+                                                        last_problem=self._last_retry)
+            state = self.initial_state
+            if state.missing:
+                events.append(FeedStatus(self.clock.now(), "ripestat", "error",
+                                         f"initial state incomplete ({', '.join(state.missing)} missing): {state.detail}"))
+            else:  # only the baselines were still being asked
+                events.append(FeedStatus(self.clock.now(), "ripestat", "up", f"initial state in: {state.detail}"))
+        else:
+            exc = fetch.exception()
+            if exc is not None:  # whatever RIPEstat does, the live feed goes on
+                failure = f"{type(exc).__name__}: {exc}"
+                events.append(FeedStatus(self.clock.now(), "ripestat", "error", f"initial state failed: {failure}"))
+            self.initial_state = describe_initial_state(result, self.watchlist, failure=failure)
         await self.queue.put(events)
         await self._release()
         if self.client is not None:
@@ -257,6 +401,14 @@ class LiveFeeds:
                 await self.client.refresh_subscriptions()
             except Exception:  # noqa: BLE001 - a dropped socket: the reconnect subscribes anew
                 pass
+
+    async def _fetch_initial_state(self, result: BootstrapResult) -> None:
+        from tui.feeds.ripestat import bootstrap
+
+        route_source = RIS_LIVE_FEED if self.ris_live_enabled else "ripestat"
+        # Cancelled here, the client's context closes its connections, the one in flight too.
+        async with self._ripestat_client() as client:
+            await bootstrap(client, self.watchlist, route_source=route_source, clock=self.clock, result=result)
 
     async def _release(self) -> None:
         held = self._held
@@ -269,6 +421,14 @@ class LiveFeeds:
         self.bootstrapped.set()
 
 
+@dataclass(frozen=True, slots=True)
+class LiveRun:
+    """What :func:`run_live_for_async` heard: the engine, and how much of the initial state came."""
+
+    engine: Engine
+    initial_state: InitialState
+
+
 async def run_live_for_async(
     seconds: float,
     watchlist: Watchlist,
@@ -279,16 +439,22 @@ async def run_live_for_async(
     transport: httpx.AsyncBaseTransport | None = None,
     ris_live_url: str | None = None,
     ripestat_url: str | None = None,
-    bootstrap_wait: float = BOOTSTRAP_WAIT,
+    initial_wait: float | None = None,
     ris_live_options: dict[str, Any] | None = None,
-) -> Engine:
-    """Run the live feeds: wait for the initial state (at most ``bootstrap_wait``), then ``seconds``."""
+) -> LiveRun:
+    """Listen for ``seconds`` from the start, waiting for the initial state at most ``initial_wait``.
+
+    ``initial_wait`` (default: ``seconds``) counts from the start too: a longer one keeps the
+    feeds running past ``seconds`` until the initial state is in or that time is up. When it
+    is up, what RIPEstat answered so far is applied, then what RIS Live said meanwhile.
+    """
     clock = clock or SystemClock()
     engine = engine or Engine(watchlist, clock)
     queue: asyncio.Queue[list[Event]] = asyncio.Queue()
     feeds = LiveFeeds(config, watchlist, queue, clock=clock, transport=transport, ris_live_url=ris_live_url,
                       ripestat_url=ripestat_url, ris_live_options=ris_live_options)
     loop = asyncio.get_running_loop()
+    wait = seconds if initial_wait is None else initial_wait
 
     async def consume_until(deadline: float, done: Callable[[], bool] = lambda: False) -> None:
         while not done():
@@ -301,29 +467,37 @@ async def run_live_for_async(
                 continue
             engine.ingest(batch)
 
+    started = loop.time()
     await feeds.start()
     try:
-        await consume_until(loop.time() + bootstrap_wait, feeds.bootstrapped.is_set)
-        await consume_until(loop.time() + seconds)
+        await consume_until(started + wait, feeds.bootstrapped.is_set)
+        if not feeds.bootstrapped.is_set():
+            feeds.give_up_initial_state(f"gave up waiting after {wait:g} s (--initial-wait SECONDS waits longer)")
+            await consume_until(loop.time() + GIVE_UP_GRACE, feeds.bootstrapped.is_set)
+        await consume_until(started + seconds)
     finally:
         await feeds.stop()
         while not queue.empty():
             engine.ingest(queue.get_nowait())
-    return engine
+    assert feeds.initial_state is not None  # stop() settles it
+    return LiveRun(engine, feeds.initial_state)
 
 
-def run_live_for(seconds: float, watchlist: Watchlist, config: Config, **kwargs: Any) -> Engine:
+def run_live_for(seconds: float, watchlist: Watchlist, config: Config, **kwargs: Any) -> LiveRun:
     """Blocking form of :func:`run_live_for_async` (for ``watchfloor snapshot --live``)."""
     return asyncio.run(run_live_for_async(seconds, watchlist, config, **kwargs))
 
 
-def live_state_for_command(args: Any, watchlist: Watchlist, config: Config) -> Engine:
+def live_state_for_command(args: Any, watchlist: Watchlist, config: Config) -> LiveRun:
     """``watchfloor snapshot --live SECONDS``: the engine after that long (CommandError on bad options)."""
     from tui.cli import EXIT_USAGE, CommandError
 
     seconds = float(args.live)
     if not seconds > 0:
         raise CommandError(f"--live needs a number of seconds above 0, got {args.live}", EXIT_USAGE)
+    initial_wait = getattr(args, "initial_wait", None)
+    if initial_wait is not None and not initial_wait >= 0:
+        raise CommandError(f"--initial-wait needs a number of seconds, 0 or more, got {initial_wait:g}", EXIT_USAGE)
     if getattr(args, "at", None):
         raise CommandError("--at goes with SOURCE files; --live shows the state at the end of listening", EXIT_USAGE)
     if getattr(args, "sources", None):
@@ -331,4 +505,4 @@ def live_state_for_command(args: Any, watchlist: Watchlist, config: Config) -> E
     url = getattr(args, "ris_live_url", None)
     if url and not url.startswith(("ws://", "wss://")):
         raise CommandError(f"--ris-live-url {url!r} is not a ws:// or wss:// URL", EXIT_USAGE)
-    return run_live_for(seconds, watchlist, config, ris_live_url=url or None)
+    return run_live_for(seconds, watchlist, config, ris_live_url=url or None, initial_wait=initial_wait)

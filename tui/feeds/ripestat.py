@@ -568,7 +568,11 @@ class RipestatClient:
 
 @dataclass
 class BootstrapResult:
-    """What the start-up calls produced."""
+    """What the start-up calls produced.
+
+    :func:`bootstrap` fills it in place as the answers arrive, so a caller that stops waiting
+    (``snapshot --live`` bounds the wait) keeps what came and can say what did not.
+    """
 
     events: list[Event] = field(default_factory=list)
     baselines: dict[str, Baseline] = field(default_factory=dict)
@@ -580,6 +584,12 @@ class BootstrapResult:
     peer_asns: dict[tuple[str, str], int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     """Other things worth saying (limits applied)."""
+    stage: str = "not started"
+    """What was being asked last: ``"full-feed peer list"``, ``"prefixes of AS3333"``, ..., ``"done"``."""
+    full_feed: bool = False
+    """True once the full-feed peer sets (:class:`FullFeedPeers`) are among the events."""
+    routes_answered: list[Prefix] = field(default_factory=list)
+    """Watched prefixes whose current routes RIPEstat answered for (their routes are in the events)."""
 
 
 def _chunks(items: Sequence[Prefix], size: int) -> Iterable[Sequence[Prefix]]:
@@ -612,15 +622,19 @@ async def fetch_routes(
     *,
     route_source: str,
     problems: list[str],
+    events: list[Event] | None = None,
+    answered: list[Prefix] | None = None,
 ) -> tuple[list[Event], list[Prefix]]:
     """Per-peer routes of ``prefixes`` (and rejected entries), and the prefixes that were answered.
 
     bgp-state in chunks; for a chunk it cannot answer, the looking glass prefix by prefix. A
     prefix is *answered* when a call about it returned a readable answer: only for those may
-    a missing route be taken as withdrawn (:class:`~tui.core.events.RouteSnapshot`).
+    a missing route be taken as withdrawn (:class:`~tui.core.events.RouteSnapshot`). Given
+    ``events`` and ``answered``, they are filled in place, an answer at a time (each answer's
+    routes together with its prefixes), so what arrived survives a cancellation.
     """
-    events: list[Event] = []
-    answered: list[Prefix] = []
+    events = [] if events is None else events
+    answered = [] if answered is None else answered
     for chunk in _chunks(prefixes, BGP_STATE_CHUNK):
         resource = ",".join(str(p) for p in chunk)
         answer = await call("bgp-state", {"resource": resource}, f"routes of {len(chunk)} prefixes")
@@ -651,14 +665,16 @@ async def bootstrap(
     route_source: str = FEED,
     feed: str = FEED,
     clock: Clock | None = None,
+    result: BootstrapResult | None = None,
 ) -> BootstrapResult:
     """Run the start-up calls for ``watchlist`` (expanding it in place) and return the events.
 
     ``route_source`` is stamped on the routes: pass the live feed's name (``"ris-live"``) so the
     sessions these routes belong to go *unknown* when that live feed drops, like their updates.
+    Pass ``result`` to have it filled as the answers arrive (see :class:`BootstrapResult`).
     """
     clock = clock or client.clock
-    result = BootstrapResult()
+    result = BootstrapResult() if result is None else result
     events = result.events
     events.append(FeedStatus(clock.now(), feed, "connecting", f"asking {safe_url(client.base_url)}"))
 
@@ -676,6 +692,7 @@ async def bootstrap(
         return answer
 
     # 1. Who carries a full table: the denominator of visibility.
+    result.stage = "full-feed peer list"
     v4_threshold, v6_threshold = 0, 0
     answer = await call("ris-full-table-threshold", {}, "full-table threshold")
     if answer is not None:
@@ -691,6 +708,7 @@ async def bootstrap(
             when = parse_time(answer.data["query_time"]) if answer.data.get("query_time") else answer.fetched
             events.append(FullFeedPeers(when, full4, f"ripestat ris-peers (>= {v4_threshold} IPv4 prefixes)", feed, 4))
             events.append(FullFeedPeers(when, full6, f"ripestat ris-peers (>= {v6_threshold} IPv6 prefixes)", feed, 6))
+            result.full_feed = True
         except RipestatError as exc:
             result.problems.append(str(exc))
             events.append(FeedStatus(clock.now(), feed, "error", str(exc)))
@@ -698,6 +716,7 @@ async def bootstrap(
     # 2. Expand watched ASNs and countries into prefixes.
     async def expand(endpoint: str, params: Mapping[str, Any], what: str, parse: Callable[[Mapping[str, Any]], list[Prefix]],
                      reason: str, names: list[str]) -> None:
+        result.stage = what
         answer = await call(endpoint, params, what)
         if answer is None:
             return
@@ -723,17 +742,18 @@ async def bootstrap(
 
     # 3. The current routes of the watched prefixes, per peer (RIS Live fills in the rest as
     # routes change).
+    result.stage = "routes of the watched prefixes"
     watched, skipped = route_prefixes(watchlist)
     if skipped:
         note = (f"initial routes fetched for the first {MAX_BGP_STATE_PREFIXES} watched prefixes only; "
                 f"{skipped} more (country expansions) fill in as RIS Live reports them")
         result.notes.append(note)
         events.append(FeedStatus(clock.now(), feed, "up", note))
-    routes, _answered = await fetch_routes(call, watched, result.peer_asns, route_source=route_source,
-                                           problems=result.problems)
-    events.extend(routes)
+    await fetch_routes(call, watched, result.peer_asns, route_source=route_source, problems=result.problems,
+                       events=events, answered=result.routes_answered)
 
     # 4. RIPEstat's own view, to compare against ours.
+    result.stage = "routing status (baselines)"
     configured = [e.prefix for e in watchlist.entries() if e.reason == "configured"]
     resources = [f"AS{asn}" for asn in sorted(watchlist.watched_asns())] + [str(p) for p in configured]
     for resource in resources[:MAX_BASELINES]:
@@ -757,6 +777,7 @@ async def bootstrap(
     else:
         state, detail = "up", summary
     events.append(FeedStatus(clock.now(), feed, state, detail))
+    result.stage = "done"
     return result
 
 
