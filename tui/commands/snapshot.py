@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
+import uuid
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from tui.cli import EXIT_OK, EXIT_USAGE, EXIT_WARNING, CommandError, add_config_argument
 from tui.core.aspath import format_origin, format_path
 from tui.core.engine import Engine
-from tui.core.prefixes import Prefix, PrefixError
+from tui.core.prefixes import Prefix, PrefixError, wire_keys_text
 from tui.core.watchlist import Watch, Watchlist
 
 __all__ = ["register", "run", "snapshot_data", "below_warning", "render_table", "plain", "load_watchlist", "time_argument"]
@@ -72,7 +74,7 @@ def register(subparsers: Any) -> None:
 
 
 def add_watch_argument(parser: argparse.ArgumentParser) -> None:
-    """``--watch PREFIX`` (repeatable): an ad-hoc watch replacing the configured watchlist."""
+    """``--watch PREFIX`` (repeatable, replaces the configured watchlist) and ``--all``."""
     parser.add_argument(
         "--watch",
         action="append",
@@ -80,13 +82,25 @@ def add_watch_argument(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="watch this prefix (repeatable); when given, replaces the configured watchlist",
     )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also watch the whole table (0.0.0.0/0 and ::/0): every route is kept and listed, "
+        "only the other watches are judged (README: whole-table mode)",
+    )
+
+
+WHOLE_TABLE = Watch("whole table", (Prefix(4, 0, 0), Prefix(6, 0, 0)))
+"""What ``--all`` adds: both whole tables, as a watch of its own."""
 
 
 def load_watchlist(args: argparse.Namespace) -> tuple[Watchlist, Any]:
-    """The watchlist for a command: ``--watch`` prefixes, else the config's watches; and the config."""
+    """The watchlist for a command: ``--watch`` prefixes, else the config's watches (plus the
+    whole table with ``--all``); and the config."""
     from tui.config import load_config
 
     config = load_config(getattr(args, "config", None))
+    whole = [WHOLE_TABLE] if getattr(args, "all", False) else []
     if args.watch:
         prefixes = []
         for text in args.watch:
@@ -94,7 +108,9 @@ def load_watchlist(args: argparse.Namespace) -> tuple[Watchlist, Any]:
                 prefixes.append(Prefix.parse(text, strict=True))
             except PrefixError as exc:
                 raise CommandError(f"--watch: {exc}; write a network address with its length, e.g. 192.0.2.0/24", EXIT_USAGE) from None
-        return Watchlist([Watch("ad hoc", tuple(dict.fromkeys(prefixes)))]), config
+        return Watchlist([Watch("ad hoc", tuple(dict.fromkeys(prefixes))), *whole]), config
+    if whole:
+        return Watchlist([*config.watches, *whole]), config
     return config.watchlist(), config
 
 
@@ -126,6 +142,9 @@ def _origin_json(origin: int | tuple[int, ...] | None) -> int | list[int] | None
 
 def _origins(origins: Iterable[int | tuple[int, ...] | None]) -> list[int | list[int]]:
     """Distinct origins: ASNs in order, then AS_SET origins as lists."""
+    if isinstance(origins, tuple) and len(origins) == 1:
+        (only,) = origins  # most prefixes of a table: one origin
+        return [] if only is None else [list(only) if isinstance(only, tuple) else only]
     found = set(origins)
     ints = sorted(o for o in found if isinstance(o, int))
     sets = sorted(list(o) for o in found if isinstance(o, tuple))
@@ -161,16 +180,23 @@ def snapshot_data(engine: Engine, at: float | None, initial_state: Any = None) -
             for info, route in held
         ]
         origins = _origins(origin_of(route.as_path) for _, route in held)
-        more = []
-        for other, pairs in sorted(state.more_specifics(entry.prefix).items(), key=lambda kv: kv[0].sort_key()):
-            more.append(
+        more: list[dict[str, Any]] | TableListing
+        table: dict[str, int] | None = None
+        if entry.prefix.length == 0:
+            more = TableListing(state, entry.prefix.version)
+            count, routes_held, holding = state.table_size(entry.prefix.version)
+            table = {"prefixes": count, "routes": routes_held, "sessions": holding}
+        else:
+            counted = state.full_feed_set(entry.prefix.version)
+            more = [
                 {
                     "prefix": str(other),
-                    "visible_peers": state.visibility(other).visible,
-                    "origins": _origins(origin_of(route.as_path) for _, route in pairs),
+                    "visible_peers": sum(1 for info, _ in pairs if info.key in counted),
+                    "origins": _origins(route.origin for _, route in pairs),
                 }
-            )
-        prefixes.append(
+                for other, pairs in sorted(state.more_specifics(entry.prefix).items(), key=lambda kv: kv[0].sort_key())
+            ]
+        item = (
             {
                 "prefix": str(entry.prefix),
                 "watch": entry.watch,
@@ -183,6 +209,9 @@ def snapshot_data(engine: Engine, at: float | None, initial_state: Any = None) -
                 "more_specifics": more,
             }
         )
+        if table is not None:
+            item["table"] = table
+        prefixes.append(item)
     if initial_state is not None and not initial_state.full_feed_list:
         # Without RIPEstat's list the denominator is whoever RIS Live happened to hear from.
         basis = f"{basis or 'no sessions'}; RIPEstat full-feed peer list missing"
@@ -200,11 +229,100 @@ def snapshot_data(engine: Engine, at: float | None, initial_state: Any = None) -
     return data
 
 
+class TableListing:
+    """The more-specifics of a whole-table watch (``0.0.0.0/0``, ``::/0``): every prefix held.
+
+    Hundreds of thousands of entries: they are written as they are read from the route table
+    (:meth:`json_lines`, :meth:`text_lines`), never built as a list of objects. Iterating gives
+    the same entries as dicts, for callers that want them.
+    """
+
+    def __init__(self, state: Any, version: int) -> None:
+        self.state = state
+        self.version = version
+
+    def _columns(self) -> tuple[list[str], list[Any], dict[int, tuple[int, list[int | list[int]]]]]:
+        """Prefix texts, the table's cells, and each distinct cell (by id) as (visible, JSON origins)."""
+        version = self.version
+        keys, cells, distinct = self.state.table_rows(version)
+        if keys and keys[0] == Prefix(version, 0, 0).wire_key:
+            # The default route is the watched prefix itself, not inside it.
+            keys, cells = keys[1:], cells[1:]
+        shown = {key: (cell[0], _origins(cell[1])) for key, cell in distinct.items()}
+        return wire_keys_text(version, keys), cells, shown
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        texts, cells, shown = self._columns()
+        for text, cell in zip(texts, cells, strict=True):
+            visible, origins = shown[id(cell)]
+            yield {"prefix": text, "visible_peers": visible, "origins": origins}
+
+    def json_items(self) -> tuple[Iterator[str], str]:
+        """Every prefix as compact JSON but for a lead-in all share, and that lead-in.
+
+        Each item is ``'PREFIX", "visible_peers": N, "origins": [...]}'``; the writer puts
+        ``LEAD`` (``'{"prefix": "'``) before each. Built with ``map`` alone, no code per prefix.
+        """
+        texts, cells, shown = self._columns()
+        tails = {
+            key: f'", "visible_peers": {visible}, "origins": {_json_origins(origins)}}}'
+            for key, (visible, origins) in shown.items()
+        }
+        return map(str.__add__, texts, map(tails.__getitem__, map(id, cells))), '{"prefix": "'
+
+    def text_lines(self) -> Iterator[str]:
+        """The table form's more-specific lines."""
+        for entry in self:
+            shown = " ".join(_origin_text(o) for o in entry["origins"]) or "-"
+            yield f"    more-specific {entry['prefix']}: {entry['visible_peers']} peers, origin {shown}"
+
+
+def _json_origins(origins: list[int | list[int]]) -> str:
+    """``json.dumps(origins)``, for the plain lists of ints a whole table has by the hundred thousand."""
+    return "[" + ", ".join(str(o) if isinstance(o, int) else "[" + ", ".join(map(str, o)) + "]" for o in origins) + "]"
+
+
+def write_json(data: dict[str, Any], out: TextIO) -> None:
+    """``snapshot --json``: ``data`` as indented JSON, with whole-table listings streamed into it."""
+    token = uuid.uuid4().hex
+    listings: list[TableListing] = []
+
+    def placeholder(value: Any) -> Any:
+        if isinstance(value, TableListing):
+            listings.append(value)
+            return f"{token}:{len(listings) - 1}"
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+    text = json.dumps(data, indent=2, default=placeholder)
+    for index, listing in enumerate(listings):
+        before, _, text = text.partition(f'"{token}:{index}"')
+        out.write(before)
+        last_line = before[before.rfind("\n") + 1 :]
+        items, lead = listing.json_items()
+        _write_array(out, items, len(last_line) - len(last_line.lstrip(" ")), lead)
+    out.write(text)
+    out.write("\n")
+
+
+def _write_array(out: TextIO, items: Iterable[str], depth: int, lead: str = "", chunk: int = 8192) -> None:
+    """A JSON array of ``lead + item`` for each pre-encoded item, laid out as ``json.dumps(indent=2)``
+    would at ``depth``."""
+    opening = "[\n" + " " * (depth + 2) + lead
+    separator = ",\n" + " " * (depth + 2) + lead
+    source = iter(items)
+    written = False
+    while block := list(itertools.islice(source, chunk)):
+        out.write((separator if written else opening) + separator.join(block))
+        written = True
+    out.write(("\n" + " " * depth + "]") if written else "[]")
+
+
 def below_warning(data: dict[str, Any], watchlist: Watchlist) -> list[dict[str, Any]]:
     """Prefix objects whose visibility is known and below their watch's ``visibility_warn``."""
     return [
         p for p in data["prefixes"]
-        if p["visibility"] is not None and p["visibility"] < watchlist.thresholds(p["watch"]).visibility_warn
+        if p["visibility"] is not None and "table" not in p
+        and p["visibility"] < watchlist.thresholds(p["watch"]).visibility_warn
     ]
 
 
@@ -217,8 +335,15 @@ def render_table(data: dict[str, Any], watchlist: Watchlist, out: TextIO) -> Non
         file=out,
     )
     rows = [("WATCH", "PREFIX", "VISIBLE", "SHARE", "STATUS", "ORIGINS")]
-    details: list[list[str]] = []
+    details: list[Iterable[str]] = []
     for p in data["prefixes"]:
+        if "table" in p:
+            # A whole-table watch: what is in the table, not how visible the default route is.
+            table = p["table"]
+            rows.append((plain(p["watch"]), p["prefix"], f"{table['sessions']} sessions", "-", "table",
+                         f"{table['prefixes']} prefixes, {table['routes']} routes"))
+            details.append(p["more_specifics"].text_lines() if isinstance(p["more_specifics"], TableListing) else ())
+            continue
         thresholds = watchlist.thresholds(p["watch"])
         share = p["visibility"]
         if share is None:
@@ -228,6 +353,9 @@ def render_table(data: dict[str, Any], watchlist: Watchlist, out: TextIO) -> Non
             status = "critical" if share < thresholds.visibility_critical else "warning" if share < thresholds.visibility_warn else "ok"
         origins = " ".join(_origin_text(o) for o in p["origins"]) or "-"
         rows.append((plain(p["watch"]), p["prefix"], f"{p['visible_peers']}/{p['full_feed_peers']}", shown, status, origins))
+        if isinstance(p["more_specifics"], TableListing):
+            details.append(p["more_specifics"].text_lines())
+            continue
         lines = []
         for ms in p["more_specifics"]:
             ms_origins = " ".join(_origin_text(o) for o in ms["origins"]) or "-"
@@ -275,8 +403,7 @@ def run(args: argparse.Namespace) -> int:
     when = at if at is not None else engine.last_event_ts
     data = snapshot_data(engine, when, initial_state)
     if args.json:
-        json.dump(data, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        write_json(data, sys.stdout)
     else:
         render_table(data, watchlist, sys.stdout)
     return EXIT_WARNING if below_warning(data, watchlist) else EXIT_OK

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from tui.core.aspath import ASPath, origin_of
 
@@ -199,6 +200,7 @@ def decode_attributes(blob: bytes, asn4: bool) -> DecodedAttributes:
 
 
 _EMPTY_ATTRIBUTES = DecodedAttributes((), "", "", ())
+_NOT_YET: Any = object()
 
 
 class PathAttributes:
@@ -209,7 +211,7 @@ class PathAttributes:
     as immutable: the decoding is a cache, never a change.
     """
 
-    __slots__ = ("blob", "asn4", "_decoded", "_hash")
+    __slots__ = ("blob", "asn4", "_decoded", "_hash", "_origin")
 
     def __init__(self, blob: bytes, asn4: bool) -> None:
         self.blob = blob
@@ -217,6 +219,7 @@ class PathAttributes:
         """Whether AS_PATH carries 4-octet ASNs (an AS4 MRT record, RIB entries)."""
         self._decoded: DecodedAttributes | None = None
         self._hash: int | None = None
+        self._origin: Any = _NOT_YET
 
     def decoded(self) -> DecodedAttributes:
         """The decoded attributes (empty ones when the blob is corrupt: the route is still held)."""
@@ -233,6 +236,59 @@ class PathAttributes:
     def as_path(self) -> ASPath:
         """The AS path (AS4_PATH merged in for 2-octet encodings)."""
         return self.decoded().as_path
+
+    @property
+    def origin(self) -> int | tuple[int, ...] | None:
+        """The origin of :attr:`as_path` (an AS_SET stays a set), found without decoding the rest.
+
+        A whole table is looked at for its origins far more often than for anything else, and
+        the last ASN of AS_PATH is all that takes (unless AS4_PATH must be merged in).
+        """
+        origin = self._origin
+        if origin is _NOT_YET:
+            origin = self._origin = self._find_origin()
+        return origin  # type: ignore[no-any-return]
+
+    def _find_origin(self) -> int | tuple[int, ...] | None:
+        if self._decoded is not None or not self.asn4:
+            # A 2-octet AS_PATH may come with an AS4_PATH to merge: only the full decoding knows.
+            return origin_of(self.decoded().as_path)
+        blob = self.blob
+        size = len(blob)
+        pos = 0
+        while True:  # to AS_PATH, stepping over the other attributes
+            if pos + 3 > size:
+                return origin_of(self.decoded().as_path)  # none, or a blob only the decoding can judge
+            if blob[pos] & 0x10:
+                if pos + 4 > size:
+                    return origin_of(self.decoded().as_path)
+                value, end = pos + 4, pos + 4 + ((blob[pos + 2] << 8) | blob[pos + 3])
+            else:
+                value, end = pos + 3, pos + 3 + blob[pos + 2]
+            if end > size:
+                return origin_of(self.decoded().as_path)
+            if blob[pos + 1] == 2:
+                break
+            pos = end
+        pos = value
+        last: tuple[int, int, int] | None = None
+        while pos < end:
+            if pos + 2 > end:
+                return origin_of(self.decoded().as_path)
+            kind, count = blob[pos], blob[pos + 1]
+            stop = pos + 2 + 4 * count
+            if kind not in (1, 2, 3, 4) or stop > end:
+                return origin_of(self.decoded().as_path)  # let the full decoding judge it
+            if count:
+                last = (kind, pos + 2, stop)
+            pos = stop
+        if last is None:
+            return None
+        kind, start, stop = last
+        if kind in (2, 3):
+            return int.from_bytes(blob[stop - 4 : stop], "big")
+        members = sorted({int.from_bytes(blob[i : i + 4], "big") for i in range(start, stop, 4)})
+        return members[0] if len(members) == 1 else tuple(members)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PathAttributes):
@@ -283,7 +339,7 @@ class WireRoute:
     @property
     def origin(self) -> int | tuple[int, ...] | None:
         """Origin ASN, or the AS_SET tuple when the path ends in a set."""
-        return origin_of(self.as_path)
+        return self.attributes.origin
 
     def __repr__(self) -> str:
         return f"WireRoute(as_path={self.as_path!r}, next_hop={self.next_hop!r}, since={self.since!r})"

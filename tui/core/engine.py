@@ -298,11 +298,10 @@ class Engine:
 
     def _apply(self, event: Event, touched: set[Prefix]) -> bool:
         """Apply one event (telling the routing detectors); False when it was dropped."""
+        if event.__class__ is BulkRoutes:
+            return self._apply_bulk(event)  # type: ignore[arg-type]
         kind = event.KIND
         self._count(event, kind)
-        if isinstance(event, BulkRoutes):
-            self.state.apply_bulk(event)
-            return True
         if isinstance(event, RouteAnnounced | RouteWithdrawn):
             return self._apply_route(event, touched)
         if isinstance(event, PeerStateChanged | PeerSeen | FullFeedPeers | FeedStatus):
@@ -327,6 +326,24 @@ class Engine:
             self._log(event)
             return True
         return False
+
+    def _apply_bulk(self, event: BulkRoutes) -> bool:
+        """Table routes no specific watch names: counted, applied, not logged, not judged.
+
+        The accounting of :meth:`_count`, written out: a table arrives as tens of thousands of these.
+        """
+        ts = event.ts
+        self.counters["bulk"] += 1
+        if self.last_event_ts is None or ts > self.last_event_ts:
+            self.last_event_ts = ts
+        if event.source:
+            health = self.feeds.get(event.source)
+            if health is None:
+                health = self.feeds[event.source] = FeedHealth(event.source)
+            health.messages += 1
+            health.last_message = ts
+        self.state.apply_bulk(event)
+        return True
 
     def _apply_route(self, event: RouteAnnounced | RouteWithdrawn, touched: set[Prefix]) -> bool:
         prefix = event.prefix

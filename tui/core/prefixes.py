@@ -18,7 +18,9 @@ __all__ = [
     "PrefixTrie",
     "Relation",
     "WireKey",
+    "wire_key_text",
     "wire_key_to_prefix",
+    "wire_keys_text",
 ]
 
 WireKey = bytes
@@ -97,6 +99,24 @@ class Prefix(NamedTuple):
     def sort_key(self) -> tuple[int, int, int]:
         """Order: IPv4 before IPv6, then by address, then shorter first."""
         return (self.version, self.network, self.length)
+
+
+def wire_key_text(version: int, key: WireKey) -> str:
+    """``"192.0.2.0/24"`` straight from a wire key (no Prefix object)."""
+    return wire_keys_text(version, [key])[0]
+
+
+def wire_keys_text(version: int, keys: Iterable[WireKey]) -> list[str]:
+    """:func:`wire_key_text` of many keys at once (whole-table listings: hundreds of thousands)."""
+    if version == 4:
+        padding = _PADDING
+        return [
+            f"{o[0]}.{o[1]}.{o[2]}.{o[3]}/{key[0]}" for key in keys for o in (key[1:] + padding[5 - len(key)],)
+        ]
+    return [str(wire_key_to_prefix(version, key)) for key in keys]
+
+
+_PADDING = tuple(bytes(n) for n in range(5))
 
 
 def wire_key_to_prefix(version: int, key: WireKey) -> Prefix:

@@ -39,6 +39,7 @@ __all__ = [
     "FULL_FEED_SHARE",
     "Origin",
     "PeerStatus",
+    "TableCell",
     "PeerInfo",
     "Route",
     "RouteLike",
@@ -52,6 +53,9 @@ largest table of its IP version counts as full-feed (RIS's own thresholds are a 
 
 
 Origin = int | tuple[int, ...]
+
+TableCell = tuple[int, tuple["Origin | None", ...]]
+"""What the whole-table listing says of one prefix: (full-feed sessions holding it, distinct origins)."""
 
 
 class PeerStatus:
@@ -76,6 +80,9 @@ class RouteLike(Protocol):
 
     @property
     def since(self) -> float: ...
+
+    @property
+    def origin(self) -> Origin | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,15 +217,29 @@ class RouteState:
             self.apply(event)
 
     def apply_bulk(self, event: BulkRoutes) -> None:
-        """A whole-table feed's bulk routes: its withdrawals, then its announcements."""
-        peer = event.peer
+        """A whole-table feed's bulk routes: its withdrawals, then its announcements.
+
+        The same as :meth:`withdraw_many` then :meth:`announce_many`, written out: a table
+        arrives as tens of thousands of these.
+        """
+        ts = event.ts
+        # A plain tuple finds the session (PeerKey is a NamedTuple): no key object per event.
+        info = self._peers.get((event.collector, event.peer_ip, event.peer_asn))  # type: ignore[call-overload]
+        if info is None:
+            info = self.peer(event.peer, ts, event.source)
+        table = info.v4 if event.version == 4 else info.v6
         if event.withdrawn:
-            self.withdraw_many(peer, event.version, event.withdrawn, event.ts, event.source)
+            pop = table.pop
+            for key in event.withdrawn:
+                pop(key, None)
         if event.announced and event.attributes is not None:
-            route = WireRoute(event.attributes, event.ts, event.via_mp)
-            self.announce_many(peer, event.version, event.announced, route, event.ts, event.source)
-        elif not event.withdrawn:
-            self.peer(peer, event.ts, event.source).last_seen = event.ts
+            table.update(dict.fromkeys(event.announced, WireRoute(event.attributes, ts, event.via_mp)))
+            if info.status == PeerStatus.DOWN:
+                # An UPDATE proves the session is established even if we missed the state change.
+                info.status = PeerStatus.UP
+                info.since = ts
+        info.last_seen = ts
+        self.last_ts = ts
 
     def announce(
         self, peer: PeerKey, version: int, key: WireKey, route: RouteLike, ts: float, source: str = ""
@@ -427,6 +448,45 @@ class RouteState:
                 out[str(other)] = sum(1 for peer in holding if peer in full)
         return out
 
+    def table_rows(self, version: int) -> tuple[list[WireKey], list[TableCell], dict[int, TableCell]]:
+        """Every prefix of IP ``version`` any session holds, in address order, with its cell
+        (full-feed sessions holding it, its distinct origins), and the distinct cells by ``id``.
+
+        The whole-table listing (a snapshot of a ``0.0.0.0/0`` watch): a few passes over the
+        tables, no Prefix object per route. Prefixes that share a route object (one UPDATE, one
+        group of RIB entries) share one cell object, so a caller formats each cell once. The
+        passes over every prefix are ``map`` and ``zip`` over C-level callables: no Python code
+        runs per prefix but the sort key.
+        """
+        full, _ = self.full_feed_peers(version)
+        full_keys = {p.key for p in full}
+        tables = [(info.key in full_keys, info.table(version)) for info in self._peers.values() if info.table(version)]
+        if not tables:
+            return [], [], {}
+        if len(tables) == 1:
+            # One session (a single-peer capture): whole columns at once, each route looked at once.
+            counted, table = tables[0]
+            visible = 1 if counted else 0
+            keys = sorted(table, key=_address_order)
+            routes = list(map(table.__getitem__, keys))
+            cell_of = {key: (visible, (route.origin,)) for key, route in dict(zip(map(id, routes), routes)).items()}
+            cells = list(map(cell_of.__getitem__, map(id, routes)))
+            return keys, cells, {id(cell): cell for cell in cell_of.values()}
+        keys = sorted(set().union(*(t for _, t in tables)), key=_address_order)
+        cells: list[TableCell] = []
+        for key in keys:
+            visible = 0
+            found: list[Origin | None] = []
+            for counted, table in tables:
+                route = table.get(key)
+                if route is not None:
+                    visible += counted
+                    origin = route.origin
+                    if origin not in found:
+                        found.append(origin)
+            cells.append((visible, tuple(found)))
+        return keys, cells, {id(cell): cell for cell in cells}
+
     def more_specifics(self, prefix: Prefix) -> dict[Prefix, list[tuple[PeerInfo, RouteLike]]]:
         """Routes to prefixes strictly inside ``prefix``, grouped by prefix."""
         return self._related(prefix, inside=True)
@@ -450,6 +510,12 @@ class RouteState:
                 if other is not None:
                     out.setdefault(other, []).append((info, route))  # type: ignore[arg-type]
         return out
+
+    def table_size(self, version: int) -> tuple[int, int, int]:
+        """(distinct prefixes, routes, sessions holding any) of IP ``version``."""
+        tables = [info.table(version) for info in self._peers.values() if info.table(version)]
+        prefixes = len(tables[0]) if len(tables) == 1 else len(set().union(*tables))
+        return prefixes, sum(map(len, tables)), len(tables)
 
     def route_count(self) -> int:
         """Total routes held by all sessions."""
@@ -546,6 +612,11 @@ class RouteState:
 
 
 _UNSET: Any = object()
+
+
+def _address_order(key: WireKey) -> bytes:
+    """A sort key putting wire keys in address order, shorter prefixes first (Prefix.sort_key)."""
+    return key[1:].ljust(16, b"\x00") + key[:1]
 
 
 def _ip_version(address: str) -> int:

@@ -132,6 +132,7 @@ class FileDecoder:
         self.source_name = source_name
         self.emit_all = watch is None and not bulk
         self._watch_only = watch is not None and not bulk
+        self._table4 = 4 in bulk
         self.stats = MrtStats(files=1)
         if isinstance(source, str | PathLike):
             self.path: str = fspath(source)
@@ -381,6 +382,8 @@ class FileDecoder:
             self._update(ts, peer, d, p + 19, p + size, width == 4, True)
         elif self._watch_only:
             self._update_watched(ts, peer, d, p + 19, p + size, width == 4)
+        elif self._table4:
+            self._update_table(ts, peer, d, p + 19, p + size, width == 4)
         else:
             self._update(ts, peer, d, p + 19, p + size, width == 4, False)
 
@@ -466,6 +469,46 @@ class FileDecoder:
             if chosen:
                 self.stats.announcements += len(chosen)
                 self._emit_announcements(ts, peer, 4, chosen, d[a_s:a_e], asn4, False)
+
+    def _update_table(self, ts: float, peer: PeerKey, d: bytes, s: int, e: int, asn4: bool) -> None:
+        """The whole-table common case, kept lean: IPv4 in the UPDATE body, nothing watched in it."""
+        if s + 4 > e:
+            raise _Bad("UPDATE cut short")
+        we = s + 2 + ((d[s] << 8) | d[s + 1])
+        if we + 2 > e:
+            raise _Bad("withdrawn-routes length overruns the UPDATE")
+        a_s = we + 2
+        a_e = a_s + ((d[we] << 8) | d[we + 1])
+        if a_e > e:
+            raise _Bad("path-attributes length overruns the UPDATE")
+        if a_e > a_s and MP_HINT(d, a_s, a_e) is not None:
+            self._update(ts, peer, d, s, e, asn4, False)
+            return
+        kept = self.out.origin_kept.get(peer) if self.out.origin_kept else None
+        if kept and (kept.may_touch(d, s + 2, we) or kept.may_touch(d, a_e, e)):
+            self._update(ts, peer, d, s, e, asn4, False)
+            return
+        watch = self.watch
+        if watch is not None:
+            skip_all = watch.skip_all4
+            if skip_all is not None and (
+                (we > s + 2 and skip_all(d, s + 2, we) is None) or (a_e < e and skip_all(d, a_e, e) is None)
+            ):
+                self._update(ts, peer, d, s, e, asn4, False)  # a watched prefix may be in it
+                return
+            for needle in watch.asn_needles:
+                if d.find(needle, a_s, a_e) >= 0:
+                    self._update(ts, peer, d, s, e, asn4, False)  # a watched origin may be in it
+                    return
+        withdrawn = split_nlri(d, s + 2, we, 4) if we > s + 2 else []
+        announced = split_nlri(d, a_e, e, 4) if a_e < e else []
+        self.stats.withdrawals += len(withdrawn)
+        self.stats.announcements += len(announced)
+        if withdrawn or announced:
+            self.out.events.append(BulkRoutes(
+                ts, peer.collector, peer.peer_ip, peer.peer_asn, 4, tuple(announced),
+                self._intern(d[a_s:a_e], asn4) if announced else None, tuple(withdrawn), False, self.source_name,
+            ))
 
     def _update(self, ts: float, peer: PeerKey, d: bytes, s: int, e: int, asn4: bool, addpath: bool) -> None:
         if s + 4 > e:
