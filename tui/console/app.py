@@ -353,6 +353,8 @@ class WatchfloorApp(App[int]):
 
     def _console_screen(self) -> ConsoleScreen | None:
         """The active screen when it is one of ours (not a dialog; none while shutting down)."""
+        if not self.is_running:  # shutting down: a timer may still tick while widgets are removed
+            return None
         try:
             screen = self.screen
         except ScreenStackError:  # a timer firing while the app closes
