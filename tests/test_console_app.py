@@ -207,6 +207,9 @@ async def test_help_lists_every_binding_and_keymap_remaps(nk_session):
         assert ALL_IDS <= ids
         toggle = next(table.get_row_at(i) for i in range(table.row_count) if table.get_row_at(i)[2].plain == "replay.toggle")
         assert toggle[0].plain.strip() == "p"
+        back = next(table.get_row_at(i) for i in range(table.row_count) if table.get_row_at(i)[2].plain == "drill.back")
+        assert back[0].plain.strip() == "esc"  # named: a raw ESC written to the terminal starts a sequence
+        assert not any(ch < " " for ch in screen_text(app).replace("\n", ""))
         await pilot.press("escape")
         assert not nk_session.clock.playing
         await pilot.press("p")

@@ -20,7 +20,12 @@ __all__ = ["HelpScreen", "key_text"]
 def _one_key(app, key: str) -> str:  # type: ignore[no-untyped-def]
     if key == "space":
         return "space"
-    return key_to_character(key) or app.get_key_display(Binding(key, ""))
+    character = key_to_character(key)
+    # escape and tab "are" characters too: written to the terminal, a raw ESC starts an escape
+    # sequence. Only a printable character stands for its key; the rest are named (esc, tab).
+    if character is not None and character.isprintable() and not character.isspace():
+        return character
+    return app.get_key_display(Binding(key, ""))
 
 
 def key_text(app, binding: Binding) -> str:  # type: ignore[no-untyped-def]
