@@ -496,3 +496,35 @@ async def test_live_console_runs_the_dns_checks_of_watched_zones(tmp_path):
             assert "kp." in text and "2024010101" in text and f"127.0.0.1:{port}" in text
     finally:
         server.stop()
+
+
+# -- the visibility table fits its width --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "labels"),
+    [
+        ((80, 24), ["State", "Prefix", "Vis", "Peers", "Watch", "Origin", "Trend", "Age"]),
+        ((120, 40), ["State", "Prefix", "Vis", "Peers", "Watch", "Origin", "Trend", "Age"]),
+        ((160, 50), ["State", "Prefix", "Vis", "Peers", "Watch", "Origin", "Trend", "Changed"]),
+        ((64, 24), ["State", "Prefix", "Vis", "Peers", "Watch", "Origin", "Age"]),  # the sparkline went
+    ],
+    ids=lambda v: f"{v[0]}x{v[1]}" if isinstance(v, tuple) else None,
+)
+async def test_visibility_columns_fit_the_width_and_none_is_cut(nk_session, size, labels):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    async with app.run_test(size=size) as pilot:
+        await _settle(pilot, app)
+        table = app.screen.query_one(VisibilityTable)
+        assert [c.label for c in table.fitted] == labels
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # nothing off the right edge
+        region = table.region
+        lines = screen_text(app).split("\n")[region.y : region.bottom]
+        shown = [line[region.x : region.right] for line in lines]
+        assert shown[0].split() == labels  # every header whole, in order
+        assert table.row_count == 3
+        for index in range(table.row_count):
+            line = shown[1 + index]
+            cells = [cell.plain.strip() for cell in table.get_row_at(index)]
+            assert all(cell in line for cell in cells), (cells, line)
+        assert ("North Korea" in shown[1]) == (size[0] >= 80)  # at 64, cut to "North…"

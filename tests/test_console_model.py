@@ -7,11 +7,13 @@ import datetime as dt
 import pytest
 
 from tui.console.model import (
+    ColumnSpec,
     JumpError,
     LastChange,
     LogFilter,
     State,
     filter_log,
+    fit_columns,
     format_age,
     format_ts,
     parse_jump,
@@ -142,3 +144,37 @@ def test_untrusted_text_is_inert():
     assert all(ord(ch) >= 0x20 and not 0x7F <= ord(ch) < 0xA0 for ch in text.plain)
     assert "␛[2J" in clean(hostile) and "␛]0;title␇" in clean(hostile)
     assert "\u202e" not in clean(hostile)
+
+
+SPECS = [ColumnSpec("state", "State"), ColumnSpec("name", "Name"), ColumnSpec("trend", "Trend"), ColumnSpec("age", "Changed")]
+STEPS = [("label", "age", "Age"), ("shrink", "trend", 5), ("shrink", "name", 6), ("drop", "trend", None)]
+NATURAL = {"state": 6, "name": 12, "trend": 8, "age": 3}  # 29 cells, 37 with one cell of padding a side
+
+
+def _total(columns, padding=1):
+    return sum(c.width + 2 * padding for c in columns)
+
+
+def test_fit_columns_keeps_everything_when_there_is_room():
+    columns = fit_columns(SPECS, NATURAL, 60, STEPS)
+    assert [(c.label, c.width) for c in columns] == [("State", 6), ("Name", 12), ("Trend", 8), ("Changed", 7)]
+
+
+def test_fit_columns_gives_way_in_order_and_only_as_much_as_needed():
+    # 4 cells short: the shorter header alone is enough.
+    assert [(c.label, c.width) for c in fit_columns(SPECS, NATURAL, 37, STEPS)][-1] == ("Age", 3)
+    assert [c.width for c in fit_columns(SPECS, NATURAL, 37, STEPS)] == [6, 12, 8, 3]
+    # 2 more: the sparkline loses 2, not 3.
+    assert [c.width for c in fit_columns(SPECS, NATURAL, 35, STEPS)] == [6, 12, 6, 3]
+    # Then the name shrinks, never below its floor, and the sparkline goes last.
+    assert [c.width for c in fit_columns(SPECS, NATURAL, 28, STEPS)] == [6, 6, 5, 3]
+    narrow = fit_columns(SPECS, NATURAL, 24, STEPS)
+    assert [c.key for c in narrow] == ["state", "name", "age"] and _total(narrow) <= 24
+
+
+def test_fit_columns_never_cuts_a_header_or_an_unnamed_column():
+    columns = fit_columns(SPECS, {"state": 30, "name": 1, "trend": 1, "age": 1}, 10, STEPS)
+    by_key = {c.key: c for c in columns}
+    assert by_key["state"].width == 30  # too wide for anything: the table scrolls instead
+    assert by_key["name"].width == len("Name") and by_key["age"].label == "Age"
+

@@ -37,6 +37,9 @@ __all__ = [
     "related_rows",
     "origins_and_upstreams",
     "dns_rows",
+    "ColumnSpec",
+    "Column",
+    "fit_columns",
     "filter_log",
     "format_ts",
     "format_age",
@@ -323,6 +326,61 @@ def dns_rows(engine: Any) -> list[DnsRow]:
             )
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSpec:
+    """A table column as designed: its key and header."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column as shown at the current width: its header and content width in cells."""
+
+    key: str
+    label: str
+    width: int
+
+
+FitStep = tuple[str, str, Any]
+"""``("label", key, shorter header)``, ``("shrink", key, least width)`` or ``("drop", key, None)``."""
+
+
+def fit_columns(
+    specs: Sequence[ColumnSpec], natural: dict[str, int], available: int, steps: Sequence[FitStep], padding: int = 1
+) -> tuple[Column, ...]:
+    """The columns of a table that fit in ``available`` cells.
+
+    Every column starts at its natural width (its widest cell, at least its header), plus
+    ``padding`` on each side. While the total is too wide, ``steps`` are applied in order, each
+    taking only what is still missing: a shorter header, a column shrunk towards a least width
+    (never below its header: a header is never cut), a column dropped. Columns no step names
+    are never cut. When even every step is not enough, the table scrolls sideways."""
+    labels = {s.key: s.label for s in specs}
+    widths = {s.key: max(natural.get(s.key, 0), len(s.label)) for s in specs}
+
+    def excess() -> int:
+        return sum(w + 2 * padding for w in widths.values()) - available
+
+    for kind, key, value in steps:
+        if excess() <= 0:
+            break
+        if key not in widths:
+            continue
+        if kind == "label":
+            labels[key] = value
+            widths[key] = max(natural.get(key, 0), len(value))
+        elif kind == "shrink":
+            floor = max(int(value), len(labels[key]))
+            widths[key] = min(widths[key], max(floor, widths[key] - excess()))
+        elif kind == "drop":
+            del widths[key]
+        else:
+            raise ValueError(f"unknown fit step {kind!r}")
+    return tuple(Column(s.key, labels[s.key], widths[s.key]) for s in specs if s.key in widths)
 
 
 @dataclass(frozen=True, slots=True)

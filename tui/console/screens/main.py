@@ -64,7 +64,7 @@ class MainScreen(ConsoleScreen):
     }
     MainScreen.-compact #panes { layout: vertical; }
     MainScreen.-compact #pane-visibility { height: auto; max-height: 45%; min-height: 5; }
-    MainScreen.-compact #pane-visibility VisibilityTable { height: auto; max-height: 100%; }
+    MainScreen.-compact #pane-visibility VisibilityTable { height: auto; max-height: 100%; scrollbar-size-horizontal: 0; }
     MainScreen.-compact #pane-events, MainScreen.-compact #pane-dns, MainScreen.-compact #pane-plot { display: none; }
     MainScreen.-compact.-lower-events #pane-events { display: block; }
     MainScreen.-compact.-lower-dns #pane-dns { display: block; }
@@ -74,6 +74,9 @@ class MainScreen(ConsoleScreen):
     MainScreen #dns-hint { display: none; }
     MainScreen #dns-hint.-empty { display: block; }
     """
+    """In the stacked layout the visibility table has no horizontal scrollbar: its columns fit
+    the width (an auto-height table with a stable gutter would otherwise keep a blank row for
+    one), and left/right still scroll."""
 
     lower = reactive("events")
     """Which pane sits under the visibility pane in the compact layout."""
