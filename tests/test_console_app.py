@@ -498,6 +498,79 @@ async def test_live_console_runs_the_dns_checks_of_watched_zones(tmp_path):
         server.stop()
 
 
+# -- what to do at a replay's start, [replay] autoplay --------------------------------------------
+
+
+async def test_replay_opened_at_its_start_says_which_keys_play_it_until_it_moves(replay_of):
+    session = replay_of(ET_HEADER)
+    app = WatchfloorApp(session.engine, replay=session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        text = screen_text(app)
+        bar = text.split("\n")[1]
+        assert "⏸" in bar and "at start: space plays, + faster, g jump, ? keys" in bar
+        assert "Replay paused at its start: nothing has been replayed yet" in text  # the event pane
+        await pilot.press("plus")  # a new speed is not a start: the prompt stays, at the new speed
+        bar = screen_text(app).split("\n")[1]
+        assert "2x" in bar and "space plays" in bar
+        await pilot.press("space")
+        await _settle(pilot, app)
+        assert session.clock.playing
+        text = screen_text(app)
+        assert "space plays" not in text and "Replay paused" not in text
+        await pilot.press("space")  # paused again, wherever it got to: it has moved, no prompt
+        await _settle(pilot, app)
+        assert not session.clock.playing and "space plays" not in screen_text(app)
+
+
+async def test_replay_prompt_names_the_remapped_keys_and_a_step_clears_it(replay_of):
+    session = replay_of(ET_HEADER)
+    app = WatchfloorApp(session.engine, replay=session, keymap={"replay.toggle": "p", "replay.jump": "t"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot, app)
+        text = screen_text(app)
+        assert "paused at start: p plays, + faster, t jumps to a time, ? all keys" in text
+        assert "Replay paused at its start" in text and "p plays (again to pause)" in text  # the event pane
+        assert "space" not in text.split("\n")[1]
+        await pilot.press("right_square_bracket")
+        await _settle(pilot, app)
+        assert session.cursor == 1 and not session.clock.playing
+        assert "p plays" not in screen_text(app)
+
+
+async def test_no_prompt_when_the_replay_opens_elsewhere_than_where_it_can_play(nk_session):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)  # positioned at its end
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        assert not app.replay_waiting and "plays" not in screen_text(app)
+
+
+async def test_replay_autoplay_and_speed_come_from_the_config(replay_of):
+    from tui.config import ConfigError, parse_config
+    from tui.console.app import replay_app
+
+    session = replay_of(ET_HEADER)
+    app = replay_app(session, parse_config("[replay]\nautoplay = true\nspeed = 10\n", "test.toml"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        assert session.clock.speed == 10
+        # Playing, or already through the 37 s window at 10x: either way it never waited.
+        assert session.clock.playing or session.clock.now() >= session.end
+        assert not app.replay_waiting and "plays" not in screen_text(app)
+    default = replay_of(ET_HEADER)
+    app = replay_app(default, parse_config("", "test.toml"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        assert not default.clock.playing and default.clock.speed == 1
+        assert "space plays" in screen_text(app).split("\n")[1]
+    with pytest.raises(ConfigError, match=r"test.toml:2: replay.speed: expected float .*inf for as fast as possible"):
+        parse_config('[replay]\nspeed = "max"\n', "test.toml")
+    with pytest.raises(ConfigError, match="must be more than 0"):
+        parse_config("[replay]\nspeed = 0\n", "test.toml")
+    with pytest.raises(ConfigError, match="did you mean 'autoplay'"):
+        parse_config("[replay]\nauto_play = true\n", "test.toml")
+
+
 # -- the visibility table fits its width --------------------------------------------------------
 
 

@@ -17,6 +17,8 @@ from tui.console.model import (
     format_age,
     format_ts,
     parse_jump,
+    replay_advice,
+    replay_prompts,
     sparkline,
     time_label,
     visibility_rows,
@@ -178,3 +180,12 @@ def test_fit_columns_never_cuts_a_header_or_an_unnamed_column():
     assert by_key["state"].width == 30  # too wide for anything: the table scrolls instead
     assert by_key["name"].width == len("Name") and by_key["age"].label == "Age"
 
+
+def test_replay_prompts_name_the_keys_given_longest_first():
+    keys = {"replay.toggle": "p", "replay.faster": "+", "replay.jump": "t", "replay.next_note": "n", "app.help": "?"}
+    prompts = replay_prompts(keys, at_start=True)
+    assert prompts[0] == "paused at start: p plays, + faster, t jumps to a time, ? all keys"
+    assert [len(p) for p in prompts] == sorted((len(p) for p in prompts), reverse=True)
+    assert all("p plays" in p for p in prompts)
+    assert replay_prompts(keys, at_start=False)[0].startswith("paused: p plays")
+    assert "t jumps to a time, n goes to the next event of note" in replay_advice(keys, at_start=True)

@@ -40,6 +40,8 @@ __all__ = [
     "ColumnSpec",
     "Column",
     "fit_columns",
+    "replay_prompts",
+    "replay_advice",
     "filter_log",
     "format_ts",
     "format_age",
@@ -381,6 +383,33 @@ def fit_columns(
         else:
             raise ValueError(f"unknown fit step {kind!r}")
     return tuple(Column(s.key, labels[s.key], widths[s.key]) for s in specs if s.key in widths)
+
+
+def replay_prompts(keys: dict[str, str], *, at_start: bool) -> tuple[str, ...]:
+    """What to do with a replay paused where it opened, longest first: the bar shows the longest
+    that fits. ``keys`` maps action ids to the key bound now (after ``[keys]`` remapping)."""
+    play, faster, jump, helpkey = (keys[k] for k in ("replay.toggle", "replay.faster", "replay.jump", "app.help"))
+    where = "paused at start" if at_start else "paused"
+    short = "at start" if at_start else "paused"
+    return (
+        f"{where}: {play} plays, {faster} faster, {jump} jumps to a time, {helpkey} all keys",
+        f"{short}: {play} plays, {faster} faster, {jump} jumps to a time, {helpkey} keys",
+        f"{short}: {play} plays, {faster} faster, {jump} jump, {helpkey} keys",
+        f"{play} plays, {faster} faster, {jump} jump, {helpkey} keys",
+        f"{play} plays, {helpkey} keys",
+    )
+
+
+def replay_advice(keys: dict[str, str], *, at_start: bool) -> str:
+    """The same, as the sentence the empty event log shows."""
+    where = "at its start: nothing has been replayed yet, so every prefix reads unknown" if at_start else (
+        "where it opened: nothing has been replayed since"
+    )
+    return (
+        f"Replay paused {where}. {keys['replay.toggle']} plays (again to pause), {keys['replay.faster']} goes "
+        f"faster, {keys['replay.jump']} jumps to a time, {keys['replay.next_note']} goes to the next event "
+        f"of note, {keys['app.help']} lists every key."
+    )
 
 
 @dataclass(frozen=True, slots=True)

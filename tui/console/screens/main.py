@@ -17,7 +17,14 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
 from tui.console.actions import MAIN_BINDINGS
-from tui.console.model import LastChange, LogFilter, dns_rows, filter_log, visibility_rows
+from tui.console.model import (
+    LastChange,
+    LogFilter,
+    dns_rows,
+    filter_log,
+    replay_advice,
+    visibility_rows,
+)
 from tui.console.screens.base import ConsoleScreen
 from tui.console.widgets.plot import VisibilityPlot
 from tui.console.widgets.tables import DnsTable, EventTable, VisibilityTable
@@ -46,6 +53,7 @@ class Pane(Vertical):
     }
     Pane:focus-within { border: round $border; border-title-color: $accent; border-title-style: bold; }
     Pane > .hint { color: $foreground-muted; padding: 0 1; }
+    Pane > .prompt { color: $accent; text-style: bold; padding: 0 1; }
     """
 
 
@@ -73,6 +81,8 @@ class MainScreen(ConsoleScreen):
     MainScreen #event-filter.-open { display: block; }
     MainScreen #dns-hint { display: none; }
     MainScreen #dns-hint.-empty { display: block; }
+    MainScreen #events-hint { display: none; }
+    MainScreen #events-hint.-waiting { display: block; }
     """
     """In the stacked layout the visibility table has no horizontal scrollbar: its columns fit
     the width (an auto-height table with a stable gutter would otherwise keep a blank row for
@@ -103,6 +113,7 @@ class MainScreen(ConsoleScreen):
             with Pane(id="pane-events") as pane:
                 pane.border_title = "2 Events"
                 yield Input(placeholder="filter events (Enter to apply, Esc to cancel)", id="event-filter")
+                yield Static("", id="events-hint", classes="prompt", markup=False)
                 yield EventTable(id="events")
             with Pane(id="pane-dns") as pane:
                 pane.border_title = "3 DNS"
@@ -153,6 +164,16 @@ class MainScreen(ConsoleScreen):
             return
         parts = [self.log_filter.describe(), "following" if self.follow else "scroll-lock"]
         self.query_one("#pane-events", Pane).border_subtitle = " ".join(p for p in parts if p)
+
+    def refresh_status(self) -> None:
+        """Status line and replay bar, and the event pane's prompt while the replay waits."""
+        super().refresh_status()
+        app = self.watchfloor
+        hint = self.query_one("#events-hint", Static)
+        waiting = app.replay_waiting
+        if waiting:
+            hint.update(replay_advice(app.replay_keys(), at_start=app.replay_at_start))
+        hint.set_class(waiting, "-waiting")
 
     # -- data -----------------------------------------------------------------------------------
 
