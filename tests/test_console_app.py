@@ -601,3 +601,70 @@ async def test_visibility_columns_fit_the_width_and_none_is_cut(nk_session, size
             cells = [cell.plain.strip() for cell in table.get_row_at(index)]
             assert all(cell in line for cell in cells), (cells, line)
         assert ("North Korea" in shown[1]) == (size[0] >= 80)  # at 64, cut to "North…"
+
+
+# -- the one-line DNS summary -------------------------------------------------------------------
+
+
+async def test_dns_summary_without_results_says_so_in_every_lower_pane(nk_session):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        for key in ("2", "3", "4"):
+            await pilot.press(key)
+            assert "╰─ DNS kp.: no results yet ─" in screen_text(app)
+    engine = Engine(Watchlist([Watch("v4", prefixes=(Prefix.parse("192.0.2.0/24"),))]), FixedClock(1419264000.0))
+    app = WatchfloorApp(engine, wall_clock=lambda: 1419264000.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        assert "╰─ DNS: no zones watched ─" in screen_text(app)
+
+
+@pytest.mark.lab
+async def test_dns_summary_line_tells_zone_health_from_real_checks(tmp_path):
+    """A real NSD for kp. and a port where nothing listens: one of two nameservers answers."""
+    import dns_lab
+    from tui.config import ZoneConfig
+    from tui.core.clock import SystemClock
+    from tui.core.dns import DnsMonitor
+    from tui.feeds.dns_probe import DnsProber, ProbeSettings
+
+    dns_lab.require("nsd")
+    port = dns_lab.free_port()
+    zone = dns_lab.zone_text("kp.", 2024010101, {"ns1.kp.": "127.0.0.1"})
+    server = dns_lab.nsd(tmp_path, "kp", "127.0.0.1", port, {"kp.": zone}).start()
+    closed = dns_lab.free_port()  # chosen while NSD holds its port: nothing listens here
+
+    async def check(engine, zones):
+        prober = DnsProber(zones, ProbeSettings(timeout=1.0, retries=0))
+        try:
+            await prober.run_once(engine.ingest)
+        finally:
+            await prober.aclose()
+
+    kp = ZoneConfig("kp.", nameservers=(f"127.0.0.1:{port}", f"127.0.0.1:{closed}"))
+    try:
+        engine = Engine(Watchlist([NORTH_KOREA]), SystemClock(), detectors=[DnsMonitor()])
+        await check(engine, [kp])
+        app = WatchfloorApp(engine)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _settle(pilot, app)
+            for key in ("2", "3", "4"):  # whichever pane is below the visibility pane
+                await pilot.press(key)
+                line = next(line for line in screen_text(app).split("\n") if "DNS kp.:" in line)
+                assert line.startswith("╰─ DNS kp.: ▲ warn, 1/2 nameservers answering (")
+                assert "routing: unknown" in line  # loopback: no route to judge by
+            assert app.screen.query_one("#pane-visibility").has_class("-dns-warning")
+
+        both = Engine(Watchlist([NORTH_KOREA, Watch("Lab", zones=("down.lab.",))]), SystemClock(), detectors=[DnsMonitor()])
+        await check(both, [kp])
+        app = WatchfloorApp(both)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _settle(pilot, app)
+            assert "╰─ DNS: ▲ 1 warn (kp.) · ? 1 no results yet (down.lab.) ─" in screen_text(app)
+            await check(both, [ZoneConfig("down.lab.", nameservers=(f"127.0.0.1:{closed}",))])
+            await _settle(pilot, app)
+            assert "╰─ DNS: ✖ 1 down (down.lab.) · ▲ 1 warn (kp.) ─" in screen_text(app)
+            assert app.screen.query_one("#pane-visibility").has_class("-dns-critical")
+    finally:
+        server.stop()

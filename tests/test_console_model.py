@@ -12,6 +12,8 @@ from tui.console.model import (
     LastChange,
     LogFilter,
     State,
+    ZoneHealth,
+    dns_summary,
     filter_log,
     fit_columns,
     format_age,
@@ -179,6 +181,41 @@ def test_fit_columns_never_cuts_a_header_or_an_unnamed_column():
     by_key = {c.key: c for c in columns}
     assert by_key["state"].width == 30  # too wide for anything: the table scrolls instead
     assert by_key["name"].width == len("Name") and by_key["age"].label == "Age"
+
+
+def test_dns_summary_one_zone_reads_without_colour_and_fits():
+    down = ZoneHealth("kp.", State.CRITICAL, 0, 2, "nameservers", "timeout; routed but not answering")
+    text, state = dns_summary([down], 80)
+    assert (text, state) == ("DNS kp.: ✖ down, 0/2 nameservers answering (timeout; routed but not answering)", State.CRITICAL)
+    assert dns_summary([down], 45)[0] == "DNS kp.: ✖ down, 0/2 nameservers answering"
+    assert dns_summary([down], 30)[0] == "DNS kp.: ✖ down, 0/2 answering"
+    assert len(dns_summary([down], 12)[0]) <= 12
+    assert dns_summary([ZoneHealth("kp.", State.OK, 2, 2)], 80) == ("DNS kp.: ✓ ok, 2/2 nameservers answering", State.OK)
+
+
+def test_dns_summary_without_checks_says_so_and_never_reads_down():
+    assert dns_summary([], 80) == ("DNS: no zones watched", State.UNKNOWN)
+    assert dns_summary([ZoneHealth("kp.", State.UNKNOWN)], 80) == ("DNS kp.: no results yet", State.UNKNOWN)
+
+
+def test_dns_summary_of_several_zones_counts_worst_first_and_drops_names_to_fit():
+    zones = [
+        ZoneHealth("kp.", State.CRITICAL, 0, 2),
+        ZoneHealth("example.", State.WARNING, 1, 2, problem="timeout"),
+        ZoneHealth("a.", State.OK, 2, 2),
+        ZoneHealth("b.", State.OK, 1, 1),
+    ]
+    text, state = dns_summary(zones, 80)
+    assert (text, state) == ("DNS: ✖ 1 down (kp.) · ▲ 1 warn (example.) · ✓ 2 ok", State.CRITICAL)
+    assert dns_summary(zones, 40)[0] == "DNS: ✖ 1 down (kp.) · ▲ 1 warn · ✓ 2 ok"
+    assert dns_summary(zones, 34)[0] == "DNS: ✖ 1 down · ▲ 1 warn · ✓ 2 ok"
+    assert dns_summary(zones, 25)[0] == "DNS: ✖ 1/4 zones down"
+    assert len(dns_summary(zones, 12)[0]) <= 12
+
+
+def test_dns_summary_zone_names_are_cleaned():
+    text, _ = dns_summary([ZoneHealth("\x1b[2Jkp.", State.OK, 1, 1)], 80)
+    assert "\x1b" not in text and "␛[2Jkp." in text
 
 
 def test_replay_prompts_name_the_keys_given_longest_first():
