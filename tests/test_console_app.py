@@ -207,6 +207,9 @@ async def test_help_lists_every_binding_and_keymap_remaps(nk_session):
         assert ALL_IDS <= ids
         toggle = next(table.get_row_at(i) for i in range(table.row_count) if table.get_row_at(i)[2].plain == "replay.toggle")
         assert toggle[0].plain.strip() == "p"
+        back = next(table.get_row_at(i) for i in range(table.row_count) if table.get_row_at(i)[2].plain == "drill.back")
+        assert back[0].plain.strip() == "esc"  # named: a raw ESC written to the terminal starts a sequence
+        assert not any(ch < " " for ch in screen_text(app).replace("\n", ""))
         await pilot.press("escape")
         assert not nk_session.clock.playing
         await pilot.press("p")
@@ -491,5 +494,177 @@ async def test_live_console_runs_the_dns_checks_of_watched_zones(tmp_path):
             await _settle(pilot, app)
             text = screen_text(app)
             assert "kp." in text and "2024010101" in text and f"127.0.0.1:{port}" in text
+    finally:
+        server.stop()
+
+
+# -- what to do at a replay's start, [replay] autoplay --------------------------------------------
+
+
+async def test_replay_opened_at_its_start_says_which_keys_play_it_until_it_moves(replay_of):
+    session = replay_of(ET_HEADER)
+    app = WatchfloorApp(session.engine, replay=session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        text = screen_text(app)
+        bar = text.split("\n")[1]
+        assert "⏸" in bar and "at start: space plays, + faster, g jump, ? keys" in bar
+        assert "Replay paused at its start: nothing has been replayed yet" in text  # the event pane
+        await pilot.press("plus")  # a new speed is not a start: the prompt stays, at the new speed
+        bar = screen_text(app).split("\n")[1]
+        assert "2x" in bar and "space plays" in bar
+        await pilot.press("space")
+        await _settle(pilot, app)
+        assert session.clock.playing
+        text = screen_text(app)
+        assert "space plays" not in text and "Replay paused" not in text
+        await pilot.press("space")  # paused again, wherever it got to: it has moved, no prompt
+        await _settle(pilot, app)
+        assert not session.clock.playing and "space plays" not in screen_text(app)
+
+
+async def test_replay_prompt_names_the_remapped_keys_and_a_step_clears_it(replay_of):
+    session = replay_of(ET_HEADER)
+    app = WatchfloorApp(session.engine, replay=session, keymap={"replay.toggle": "p", "replay.jump": "t"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot, app)
+        text = screen_text(app)
+        assert "paused at start: p plays, + faster, t jumps to a time, ? all keys" in text
+        assert "Replay paused at its start" in text and "p plays (again to pause)" in text  # the event pane
+        assert "space" not in text.split("\n")[1]
+        await pilot.press("right_square_bracket")
+        await _settle(pilot, app)
+        assert session.cursor == 1 and not session.clock.playing
+        assert "p plays" not in screen_text(app)
+
+
+async def test_no_prompt_when_the_replay_opens_elsewhere_than_where_it_can_play(nk_session):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)  # positioned at its end
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        assert not app.replay_waiting and "plays" not in screen_text(app)
+
+
+async def test_replay_autoplay_and_speed_come_from_the_config(replay_of):
+    from tui.config import ConfigError, parse_config
+    from tui.console.app import replay_app
+
+    session = replay_of(ET_HEADER)
+    app = replay_app(session, parse_config("[replay]\nautoplay = true\nspeed = 10\n", "test.toml"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        assert session.clock.speed == 10
+        # Playing, or already through the 37 s window at 10x: either way it never waited.
+        assert session.clock.playing or session.clock.now() >= session.end
+        assert not app.replay_waiting and "plays" not in screen_text(app)
+    default = replay_of(ET_HEADER)
+    app = replay_app(default, parse_config("", "test.toml"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        assert not default.clock.playing and default.clock.speed == 1
+        assert "space plays" in screen_text(app).split("\n")[1]
+    with pytest.raises(ConfigError, match=r"test.toml:2: replay.speed: expected float .*inf for as fast as possible"):
+        parse_config('[replay]\nspeed = "max"\n', "test.toml")
+    with pytest.raises(ConfigError, match="must be more than 0"):
+        parse_config("[replay]\nspeed = 0\n", "test.toml")
+    with pytest.raises(ConfigError, match="did you mean 'autoplay'"):
+        parse_config("[replay]\nauto_play = true\n", "test.toml")
+
+
+# -- the visibility table fits its width --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "labels"),
+    [
+        ((80, 24), ["State", "Prefix", "Vis", "Peers", "Watch", "Origin", "Trend", "Age"]),
+        ((120, 40), ["State", "Prefix", "Vis", "Peers", "Watch", "Origin", "Trend", "Age"]),
+        ((160, 50), ["State", "Prefix", "Vis", "Peers", "Watch", "Origin", "Trend", "Changed"]),
+        ((64, 24), ["State", "Prefix", "Vis", "Peers", "Watch", "Origin", "Age"]),  # the sparkline went
+    ],
+    ids=lambda v: f"{v[0]}x{v[1]}" if isinstance(v, tuple) else None,
+)
+async def test_visibility_columns_fit_the_width_and_none_is_cut(nk_session, size, labels):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    async with app.run_test(size=size) as pilot:
+        await _settle(pilot, app)
+        table = app.screen.query_one(VisibilityTable)
+        assert [c.label for c in table.fitted] == labels
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # nothing off the right edge
+        region = table.region
+        lines = screen_text(app).split("\n")[region.y : region.bottom]
+        shown = [line[region.x : region.right] for line in lines]
+        assert shown[0].split() == labels  # every header whole, in order
+        assert table.row_count == 3
+        for index in range(table.row_count):
+            line = shown[1 + index]
+            cells = [cell.plain.strip() for cell in table.get_row_at(index)]
+            assert all(cell in line for cell in cells), (cells, line)
+        assert ("North Korea" in shown[1]) == (size[0] >= 80)  # at 64, cut to "North…"
+
+
+# -- the one-line DNS summary -------------------------------------------------------------------
+
+
+async def test_dns_summary_without_results_says_so_in_every_lower_pane(nk_session):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        for key in ("2", "3", "4"):
+            await pilot.press(key)
+            assert "╰─ DNS kp.: no results yet ─" in screen_text(app)
+    engine = Engine(Watchlist([Watch("v4", prefixes=(Prefix.parse("192.0.2.0/24"),))]), FixedClock(1419264000.0))
+    app = WatchfloorApp(engine, wall_clock=lambda: 1419264000.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        assert "╰─ DNS: no zones watched ─" in screen_text(app)
+
+
+@pytest.mark.lab
+async def test_dns_summary_line_tells_zone_health_from_real_checks(tmp_path):
+    """A real NSD for kp. and a port where nothing listens: one of two nameservers answers."""
+    import dns_lab
+    from tui.config import ZoneConfig
+    from tui.core.clock import SystemClock
+    from tui.core.dns import DnsMonitor
+    from tui.feeds.dns_probe import DnsProber, ProbeSettings
+
+    dns_lab.require("nsd")
+    port = dns_lab.free_port()
+    zone = dns_lab.zone_text("kp.", 2024010101, {"ns1.kp.": "127.0.0.1"})
+    server = dns_lab.nsd(tmp_path, "kp", "127.0.0.1", port, {"kp.": zone}).start()
+    closed = dns_lab.free_port()  # chosen while NSD holds its port: nothing listens here
+
+    async def check(engine, zones):
+        prober = DnsProber(zones, ProbeSettings(timeout=1.0, retries=0))
+        try:
+            await prober.run_once(engine.ingest)
+        finally:
+            await prober.aclose()
+
+    kp = ZoneConfig("kp.", nameservers=(f"127.0.0.1:{port}", f"127.0.0.1:{closed}"))
+    try:
+        engine = Engine(Watchlist([NORTH_KOREA]), SystemClock(), detectors=[DnsMonitor()])
+        await check(engine, [kp])
+        app = WatchfloorApp(engine)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _settle(pilot, app)
+            for key in ("2", "3", "4"):  # whichever pane is below the visibility pane
+                await pilot.press(key)
+                line = next(line for line in screen_text(app).split("\n") if "DNS kp.:" in line)
+                assert line.startswith("╰─ DNS kp.: ▲ warn, 1/2 nameservers answering (")
+                assert "routing: unknown" in line  # loopback: no route to judge by
+            assert app.screen.query_one("#pane-visibility").has_class("-dns-warning")
+
+        both = Engine(Watchlist([NORTH_KOREA, Watch("Lab", zones=("down.lab.",))]), SystemClock(), detectors=[DnsMonitor()])
+        await check(both, [kp])
+        app = WatchfloorApp(both)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _settle(pilot, app)
+            assert "╰─ DNS: ▲ 1 warn (kp.) · ? 1 no results yet (down.lab.) ─" in screen_text(app)
+            await check(both, [ZoneConfig("down.lab.", nameservers=(f"127.0.0.1:{closed}",))])
+            await _settle(pilot, app)
+            assert "╰─ DNS: ✖ 1 down (down.lab.) · ▲ 1 warn (kp.) ─" in screen_text(app)
+            assert app.screen.query_one("#pane-visibility").has_class("-dns-critical")
     finally:
         server.stop()

@@ -7,14 +7,20 @@ import datetime as dt
 import pytest
 
 from tui.console.model import (
+    ColumnSpec,
     JumpError,
     LastChange,
     LogFilter,
     State,
+    ZoneHealth,
+    dns_summary,
     filter_log,
+    fit_columns,
     format_age,
     format_ts,
     parse_jump,
+    replay_advice,
+    replay_prompts,
     sparkline,
     time_label,
     visibility_rows,
@@ -142,3 +148,81 @@ def test_untrusted_text_is_inert():
     assert all(ord(ch) >= 0x20 and not 0x7F <= ord(ch) < 0xA0 for ch in text.plain)
     assert "␛[2J" in clean(hostile) and "␛]0;title␇" in clean(hostile)
     assert "\u202e" not in clean(hostile)
+
+
+SPECS = [ColumnSpec("state", "State"), ColumnSpec("name", "Name"), ColumnSpec("trend", "Trend"), ColumnSpec("age", "Changed")]
+STEPS = [("label", "age", "Age"), ("shrink", "trend", 5), ("shrink", "name", 6), ("drop", "trend", None)]
+NATURAL = {"state": 6, "name": 12, "trend": 8, "age": 3}  # 29 cells, 37 with one cell of padding a side
+
+
+def _total(columns, padding=1):
+    return sum(c.width + 2 * padding for c in columns)
+
+
+def test_fit_columns_keeps_everything_when_there_is_room():
+    columns = fit_columns(SPECS, NATURAL, 60, STEPS)
+    assert [(c.label, c.width) for c in columns] == [("State", 6), ("Name", 12), ("Trend", 8), ("Changed", 7)]
+
+
+def test_fit_columns_gives_way_in_order_and_only_as_much_as_needed():
+    # 4 cells short: the shorter header alone is enough.
+    assert [(c.label, c.width) for c in fit_columns(SPECS, NATURAL, 37, STEPS)][-1] == ("Age", 3)
+    assert [c.width for c in fit_columns(SPECS, NATURAL, 37, STEPS)] == [6, 12, 8, 3]
+    # 2 more: the sparkline loses 2, not 3.
+    assert [c.width for c in fit_columns(SPECS, NATURAL, 35, STEPS)] == [6, 12, 6, 3]
+    # Then the name shrinks, never below its floor, and the sparkline goes last.
+    assert [c.width for c in fit_columns(SPECS, NATURAL, 28, STEPS)] == [6, 6, 5, 3]
+    narrow = fit_columns(SPECS, NATURAL, 24, STEPS)
+    assert [c.key for c in narrow] == ["state", "name", "age"] and _total(narrow) <= 24
+
+
+def test_fit_columns_never_cuts_a_header_or_an_unnamed_column():
+    columns = fit_columns(SPECS, {"state": 30, "name": 1, "trend": 1, "age": 1}, 10, STEPS)
+    by_key = {c.key: c for c in columns}
+    assert by_key["state"].width == 30  # too wide for anything: the table scrolls instead
+    assert by_key["name"].width == len("Name") and by_key["age"].label == "Age"
+
+
+def test_dns_summary_one_zone_reads_without_colour_and_fits():
+    down = ZoneHealth("kp.", State.CRITICAL, 0, 2, "nameservers", "timeout; routed but not answering")
+    text, state = dns_summary([down], 80)
+    assert (text, state) == ("DNS kp.: ✖ down, 0/2 nameservers answering (timeout; routed but not answering)", State.CRITICAL)
+    assert dns_summary([down], 45)[0] == "DNS kp.: ✖ down, 0/2 nameservers answering"
+    assert dns_summary([down], 30)[0] == "DNS kp.: ✖ down, 0/2 answering"
+    assert len(dns_summary([down], 12)[0]) <= 12
+    assert dns_summary([ZoneHealth("kp.", State.OK, 2, 2)], 80) == ("DNS kp.: ✓ ok, 2/2 nameservers answering", State.OK)
+
+
+def test_dns_summary_without_checks_says_so_and_never_reads_down():
+    assert dns_summary([], 80) == ("DNS: no zones watched", State.UNKNOWN)
+    assert dns_summary([ZoneHealth("kp.", State.UNKNOWN)], 80) == ("DNS kp.: no results yet", State.UNKNOWN)
+
+
+def test_dns_summary_of_several_zones_counts_worst_first_and_drops_names_to_fit():
+    zones = [
+        ZoneHealth("kp.", State.CRITICAL, 0, 2),
+        ZoneHealth("example.", State.WARNING, 1, 2, problem="timeout"),
+        ZoneHealth("a.", State.OK, 2, 2),
+        ZoneHealth("b.", State.OK, 1, 1),
+    ]
+    text, state = dns_summary(zones, 80)
+    assert (text, state) == ("DNS: ✖ 1 down (kp.) · ▲ 1 warn (example.) · ✓ 2 ok", State.CRITICAL)
+    assert dns_summary(zones, 40)[0] == "DNS: ✖ 1 down (kp.) · ▲ 1 warn · ✓ 2 ok"
+    assert dns_summary(zones, 34)[0] == "DNS: ✖ 1 down · ▲ 1 warn · ✓ 2 ok"
+    assert dns_summary(zones, 25)[0] == "DNS: ✖ 1/4 zones down"
+    assert len(dns_summary(zones, 12)[0]) <= 12
+
+
+def test_dns_summary_zone_names_are_cleaned():
+    text, _ = dns_summary([ZoneHealth("\x1b[2Jkp.", State.OK, 1, 1)], 80)
+    assert "\x1b" not in text and "␛[2Jkp." in text
+
+
+def test_replay_prompts_name_the_keys_given_longest_first():
+    keys = {"replay.toggle": "p", "replay.faster": "+", "replay.jump": "t", "replay.next_note": "n", "app.help": "?"}
+    prompts = replay_prompts(keys, at_start=True)
+    assert prompts[0] == "paused at start: p plays, + faster, t jumps to a time, ? all keys"
+    assert [len(p) for p in prompts] == sorted((len(p) for p in prompts), reverse=True)
+    assert all("p plays" in p for p in prompts)
+    assert replay_prompts(keys, at_start=False)[0].startswith("paused: p plays")
+    assert "t jumps to a time, n goes to the next event of note" in replay_advice(keys, at_start=True)

@@ -1,7 +1,7 @@
 """Snapshots (pytest-textual-snapshot) of the main screen, drill-down and help at 80x24 and 120x40.
 
-Deterministic: a real replay (the et-header capture) paused at its end, so every time shown is
-replay time, never the wall clock. Update with ``pytest --snapshot-update`` after a deliberate
+Deterministic: a real replay (the et-header capture) paused at its end, or where it opens (its
+start, saying which keys play it), so every time shown is replay time, never the wall clock. Update with ``pytest --snapshot-update`` after a deliberate
 change, and look at the SVGs in the report before committing them.
 """
 
@@ -56,3 +56,11 @@ def test_help(snap_compare, console, size):
         await pilot.pause()
 
     assert snap_compare(console, terminal_size=size, run_before=open_help)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_replay_start(snap_compare, replay_of, monkeypatch, size):  # noqa: F811 - the fixture imported above
+    """What `watchfloor replay FILE` opens on: paused at the start, saying what to press."""
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    session = replay_of("mrt/bgpdump/updates.et-header.2015.gz")
+    assert snap_compare(WatchfloorApp(session.engine, replay=session), terminal_size=size, run_before=_settle)

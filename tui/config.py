@@ -28,6 +28,7 @@ __all__ = [
     "ZoneConfig",
     "FeedsConfig",
     "DnsConfig",
+    "ReplayConfig",
     "AlertsConfig",
     "WebhookConfig",
     "SCHEMA",
@@ -57,6 +58,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "alerts": ("table", "alert sinks"),
         "rpki": ("table", "RPKI origin validation"),
         "keys": ("table", "key remapping: action id = key (see `?` in the console)"),
+        "replay": ("table", "how a replay console opens"),
     },
     "watch": {
         "name": ("str", "name shown in every pane (required, unique)"),
@@ -133,6 +135,10 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "rpki": {
         "vrp_file": ("str", "rpki-client or Routinator JSON export of validated ROA payloads"),
     },
+    "replay": {
+        "autoplay": ("bool", "start playing as soon as the replay console opens (false: it waits, paused, saying which key plays)"),
+        "speed": ("float", "speed it opens at: times real time, 1 (default) to 1000, or inf for as fast as possible"),
+    },
 }
 
 _SEVERITIES = ("info", "warning", "critical")
@@ -188,6 +194,15 @@ class DnsConfig:
 
 
 @dataclass(frozen=True)
+class ReplayConfig:
+    """How the replay console opens."""
+
+    autoplay: bool = False
+    speed: float = 1.0
+    """Times real time; ``inf`` is as fast as possible."""
+
+
+@dataclass(frozen=True)
 class WebhookConfig:
     """One webhook target."""
 
@@ -220,6 +235,7 @@ class Config:
     checkpoint_interval: float = 300.0
     rpki_vrp_file: str = ""
     keys: dict[str, str] = field(default_factory=dict)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
     source: str = "built-in example"
     """Where this configuration came from (a path, or "built-in example")."""
 
@@ -390,6 +406,11 @@ class _Checker:
             raise self.fail("journal", "checkpoint_interval", f"must be more than 0 seconds, got {journal['checkpoint_interval']}")
         rpki = raw.get("rpki", {})
         self.check_keys(rpki, "rpki")
+        replay = raw.get("replay", {})
+        self.check_keys(replay, "replay")
+        speed = float(replay.get("speed", 1.0))
+        if not speed > 0:  # also refuses nan
+            raise self.fail("replay", "speed", f"must be more than 0 (inf for as fast as possible), got {speed}")
         theme = raw.get("theme", "dark")
         if theme not in _THEMES:
             raise self.fail("", "theme", f"unknown theme {theme!r}; choose one of {', '.join(_THEMES)}")
@@ -408,6 +429,7 @@ class _Checker:
             checkpoint_interval=float(journal.get("checkpoint_interval", 300.0)),
             rpki_vrp_file=rpki.get("vrp_file", ""),
             keys=dict(keys),
+            replay=ReplayConfig(autoplay=replay.get("autoplay", False), speed=speed),
             source=self.filename,
         )
 

@@ -39,7 +39,7 @@ from tui.core.clock import MAX_SPEED, VirtualClock
 from tui.core.events import FeedStatus
 from tui.core.prefixes import Prefix
 
-__all__ = ["ReplayControl", "WatchfloorApp", "run_attached", "run_live", "run_replay"]
+__all__ = ["ReplayControl", "WatchfloorApp", "replay_app", "run_attached", "run_live", "run_replay"]
 
 
 class ReplayControl(Protocol):
@@ -109,6 +109,9 @@ class WatchfloorApp(App[int]):
         self.redraws = 0
         """How many times the tables were redrawn (the bench and tests read it)."""
         self.advanced_revision = 0
+        self._replay_opened_at = replay.clock.now() if replay is not None else None
+        self._replay_moved = False
+        """Set once the replay has played, stepped or jumped: from then on no prompt is shown."""
         for loaded in load_themes(themes_dir).values():
             self.register_theme(loaded)
         self.theme = pick_theme(theme, configured_theme, self.available_themes)
@@ -136,6 +139,28 @@ class WatchfloorApp(App[int]):
             return False
         playing = getattr(self.replay, "playing", None)
         return bool(self.replay.clock.playing if playing is None else playing)
+
+    @property
+    def replay_waiting(self) -> bool:
+        """Whether the replay sits paused where it opened, never played nor moved (and not at
+        its end): the screen then says which keys play it (:meth:`replay_keys`)."""
+        replay = self.replay
+        if replay is None or self._replay_moved or self.replay_playing:
+            return False
+        now = replay.clock.now()
+        return now == self._replay_opened_at and now < replay.end
+
+    @property
+    def replay_at_start(self) -> bool:
+        """Whether the replay is at the very start of its window."""
+        return self.replay is not None and self.replay.clock.now() <= self.replay.start
+
+    def replay_keys(self) -> dict[str, str]:
+        """The keys the replay prompt names, as bound now (``[keys]`` remapping applied)."""
+        from tui.console.screens.help import key_for
+
+        ids = ("replay.toggle", "replay.faster", "replay.jump", "replay.next_note", "app.help")
+        return {action_id: key_for(self, action_id) for action_id in ids}
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -201,6 +226,7 @@ class WatchfloorApp(App[int]):
             now = self._monotonic()
             elapsed, last = now - last, now
             if self.replay_playing:
+                self._replay_moved = True  # also when it was started without a key ([replay] autoplay)
                 if math.isinf(replay.clock.speed) or replay.clock.speed == MAX_SPEED:
                     deadline = now + self.STEP_BUDGET
                     while self.replay_playing:
@@ -291,6 +317,7 @@ class WatchfloorApp(App[int]):
     def action_toggle_play(self) -> None:
         """Play or pause the replay."""
         assert self.replay is not None
+        self._replay_moved = True
         self.replay.toggle()
         self.screen_status()
 
@@ -309,12 +336,14 @@ class WatchfloorApp(App[int]):
     def action_step(self, count: int) -> None:
         """Apply (or undo) ``count`` events."""
         assert self.replay is not None
+        self._replay_moved = True
         self.replay.step_events(count)
         self.redraw_now()
 
     def action_note(self, direction: int) -> None:
         """Go to the next (1) or previous (-1) event of note."""
         assert self.replay is not None
+        self._replay_moved = True
         found = self.replay.next_event_of_note() if direction > 0 else self.replay.previous_event_of_note()
         if found is None or found is False:
             self.notify("no " + ("later" if direction > 0 else "earlier") + " event of note", timeout=3)
@@ -334,6 +363,7 @@ class WatchfloorApp(App[int]):
         """Move the replay to ``ts`` (clamped to the window) and redraw at once."""
         if self.replay is None:
             return
+        self._replay_moved = True
         if ts < self.replay.start or ts > self.replay.end:
             self.notify("outside the replay window: moved to its edge", timeout=3)
         self.replay.seek(min(self.replay.end, max(self.replay.start, ts)))
@@ -353,6 +383,8 @@ class WatchfloorApp(App[int]):
 
     def _console_screen(self) -> ConsoleScreen | None:
         """The active screen when it is one of ours (not a dialog; none while shutting down)."""
+        if not self.is_running:  # shutting down: a timer may still tick while widgets are removed
+            return None
         try:
             screen = self.screen
         except ScreenStackError:  # a timer firing while the app closes
@@ -404,6 +436,35 @@ def _app_options(config: Any, theme: str | None) -> dict[str, Any]:
     return options
 
 
+def replay_app(
+    session: ReplayControl,
+    config: Any,
+    args: Any = None,
+    *,
+    start: float | None = None,
+    until: float | None = None,
+    theme: str | None = None,
+) -> WatchfloorApp:
+    """The console over a replay session, set up as ``watchfloor replay`` opens it.
+
+    ``start``/``until`` narrow the window (``--from``/``--until``): the replay opens at
+    ``start`` and stops at ``until``. ``[replay] speed`` sets the speed it opens at and
+    ``[replay] autoplay`` starts it at once; otherwise it waits, paused, saying which key plays.
+    """
+    from tui.config import ReplayConfig
+
+    options = _app_options(config, theme or getattr(args, "theme", None))
+    if until is not None and session.start <= until < session.end:
+        session.clock.end = until
+    if start is not None and session.start < start <= session.end:
+        session.seek(start)
+    settings = getattr(config, "replay", None) or ReplayConfig()
+    session.clock.speed = settings.speed
+    if settings.autoplay:
+        session.play()
+    return WatchfloorApp(session.engine, replay=session, **options)
+
+
 def run_replay(
     session: ReplayControl,
     config: Any,
@@ -413,17 +474,8 @@ def run_replay(
     until: float | None = None,
     theme: str | None = None,
 ) -> int:
-    """Open the console over a replay session (``watchfloor replay SOURCE...``).
-
-    ``start``/``until`` narrow the window (``--from``/``--until``): the replay opens at
-    ``start`` and stops at ``until``.
-    """
-    options = _app_options(config, theme or getattr(args, "theme", None))
-    if until is not None and session.start <= until < session.end:
-        session.clock.end = until
-    if start is not None and session.start < start <= session.end:
-        session.seek(start)
-    app = WatchfloorApp(session.engine, replay=session, **options)
+    """Open the console over a replay session (``watchfloor replay SOURCE...``); see :func:`replay_app`."""
+    app = replay_app(session, config, args, start=start, until=until, theme=theme)
     app.run()
     return app.return_code or 0
 

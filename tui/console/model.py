@@ -37,6 +37,14 @@ __all__ = [
     "related_rows",
     "origins_and_upstreams",
     "dns_rows",
+    "ZoneHealth",
+    "zone_health",
+    "dns_summary",
+    "ColumnSpec",
+    "Column",
+    "fit_columns",
+    "replay_prompts",
+    "replay_advice",
     "filter_log",
     "format_ts",
     "format_age",
@@ -294,12 +302,15 @@ def _rtt_text(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
 
 
-def dns_rows(engine: Any) -> list[DnsRow]:
-    """Rows for the DNS pane, from :func:`tui.core.dns.dns_rows` (every check's latest state)."""
+def dns_rows(engine: Any, core_rows: Sequence[Any] | None = None) -> list[DnsRow]:
+    """Rows for the DNS pane, from :func:`tui.core.dns.dns_rows` (every check's latest state).
+
+    ``core_rows`` are those core rows when the caller already has them (the summary line uses
+    the same ones, so both always agree)."""
     from tui.core.dns import dns_rows as core_dns_rows
 
     out = []
-    for row in core_dns_rows(engine):
+    for row in core_dns_rows(engine) if core_rows is None else core_rows:
         if row.failing:
             severity = Severity.CRITICAL
         elif row.state in _DNS_WARN:
@@ -323,6 +334,217 @@ def dns_rows(engine: Any) -> list[DnsRow]:
             )
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneHealth:
+    """One zone's DNS verdict, as the one-line summary on the main screen tells it."""
+
+    zone: str
+    state: str
+    """:class:`State`: ``critical`` (no nameserver answers), ``warning``, ``ok``, or ``unknown``
+    when the zone is watched but no check has reported yet."""
+    answering: int = 0
+    servers: int = 0
+    """Distinct server addresses asked, and how many of them answer on some transport."""
+    noun: str = "nameservers"
+    """What was counted: ``nameservers`` (authoritative checks) or ``resolvers``."""
+    problem: str = ""
+    """The worst check's state (with its routing diagnosis), e.g. ``timeout; routed but not answering``."""
+
+
+def zone_health(engine: Any, core_rows: Sequence[Any] | None = None) -> list[ZoneHealth]:
+    """Every watched zone (and any zone with results) with its verdict, worst first.
+
+    The verdict is the core's :meth:`~tui.core.dns.DnsMonitor.zone_status` (what ``watchfloor
+    check`` reports), computed from the same rows as the DNS pane."""
+    from tui.core.dns import ANSWERING_STATES, ROLE_AUTHORITATIVE, ROLE_DOH, ROLE_RESOLVER, monitor_of
+    from tui.core.dns import dns_rows as core_dns_rows
+
+    rows = list(core_dns_rows(engine) if core_rows is None else core_rows)
+    monitor = monitor_of(engine)
+    zones = set(engine.watchlist.zones()) | {r.zone for r in rows}
+    out = []
+    for zone in zones:
+        mine = [r for r in rows if r.zone == zone]
+        if not mine:
+            out.append(ZoneHealth(zone, State.UNKNOWN))
+            continue
+        status = monitor.zone_status(zone, engine, mine)
+        state = {Severity.CRITICAL: State.CRITICAL, Severity.WARNING: State.WARNING}.get(status.severity, State.OK)
+        auth = [r for r in mine if r.role == ROLE_AUTHORITATIVE]
+        counted = auth or [r for r in mine if r.role in (ROLE_RESOLVER, ROLE_DOH)]
+        answering: dict[tuple[str, int], bool] = {}
+        for r in counted:
+            answering[(r.address, r.port)] = answering.get((r.address, r.port), False) or r.state in ANSWERING_STATES
+        worst = sorted((r for r in mine if r.state != "ok"), key=lambda r: (not r.failing, r.role != ROLE_AUTHORITATIVE))
+        if worst:
+            problem = worst[0].state
+            if worst[0].failing and worst[0].diagnosis.label:
+                problem += f"; {worst[0].diagnosis.label}"
+        elif not auth:
+            problem = "no nameserver known"
+        elif monitor.ns_comparison(zone).mismatch:
+            problem = "NS mismatch"
+        else:
+            problem = ""
+        out.append(
+            ZoneHealth(
+                zone, state, sum(answering.values()), len(answering),
+                "nameservers" if auth else "resolvers", problem if state != State.OK else "",
+            )
+        )
+    out.sort(key=lambda z: (State.RANK[z.state], z.zone))
+    return out
+
+
+_DNS_WORD = {State.CRITICAL: "✖ down", State.WARNING: "▲ warn", State.OK: "✓ ok", State.UNKNOWN: "? no results yet"}
+"""How a zone's verdict reads without colour (``down`` as ``watchfloor check`` says it)."""
+
+
+def dns_summary(zones: Sequence[ZoneHealth], width: int) -> tuple[str, str]:
+    """The main screen's one DNS line for ``zones`` in at most ``width`` cells, and its state.
+
+    One zone: ``DNS kp.: ✖ down, 0/2 nameservers answering (timeout; routed but not answering)``.
+    Several: ``DNS: ✖ 1 down (kp.) · ▲ 1 warn (example.) · ✓ 2 ok``. No zone watched says so;
+    a watched zone without results yet reads ``no results yet``, never as down. Zone names
+    come from the network (journal, probes): the caller shows the text as plain text."""
+    from tui.console.text import clean
+
+    if not zones:
+        return _fit("DNS: no zones watched", width), State.UNKNOWN
+    state = min((z.state for z in zones), key=lambda s: State.RANK[s])
+    if len(zones) == 1:
+        z = zones[0]
+        name = clean(z.zone)
+        if z.state == State.UNKNOWN:
+            return _fit(f"DNS {name}: no results yet", width), state
+        head = f"DNS {name}: {_DNS_WORD[z.state]}, {z.answering}/{z.servers}"
+        candidates = [f"{head} {z.noun} answering", f"{head} answering", f"DNS {name} {_DNS_WORD[z.state]} {z.answering}/{z.servers}"]
+        if z.problem:
+            candidates.insert(0, f"{candidates[0]} ({clean(z.problem)})")
+        return _first_fitting(candidates, width), state
+    groups = []
+    for group_state in (State.CRITICAL, State.WARNING, State.UNKNOWN, State.OK):
+        names = [clean(z.zone) for z in zones if z.state == group_state]
+        if names:
+            groups.append((group_state, names))
+
+    def line(named: tuple[str, ...]) -> str:
+        parts = []
+        for group_state, names in groups:
+            word = _DNS_WORD[group_state]
+            symbol, label = word.split(" ", 1)
+            part = f"{symbol} {len(names)} {label}"
+            if group_state in named:
+                part += f" ({', '.join(names)})"
+            parts.append(part)
+        return "DNS: " + " · ".join(parts)
+
+    worst_count = sum(1 for z in zones if z.state == state)
+    candidates = [
+        line((State.CRITICAL, State.WARNING, State.UNKNOWN)),
+        line((State.CRITICAL, State.WARNING)),
+        line((State.CRITICAL,)),
+        line(()),
+        f"DNS: {_DNS_WORD[state].split(' ', 1)[0]} {worst_count}/{len(zones)} zones {_DNS_WORD[state].split(' ', 1)[1]}",
+    ]
+    return _first_fitting(candidates, width), state
+
+
+def _fit(text: str, width: int) -> str:
+    from tui.console.text import shorten
+
+    return shorten(text, max(1, width))
+
+
+def _first_fitting(candidates: Sequence[str], width: int) -> str:
+    for text in candidates:
+        if len(text) <= width:
+            return text
+    return _fit(candidates[-1], width)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSpec:
+    """A table column as designed: its key and header."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column as shown at the current width: its header and content width in cells."""
+
+    key: str
+    label: str
+    width: int
+
+
+FitStep = tuple[str, str, Any]
+"""``("label", key, shorter header)``, ``("shrink", key, least width)`` or ``("drop", key, None)``."""
+
+
+def fit_columns(
+    specs: Sequence[ColumnSpec], natural: dict[str, int], available: int, steps: Sequence[FitStep], padding: int = 1
+) -> tuple[Column, ...]:
+    """The columns of a table that fit in ``available`` cells.
+
+    Every column starts at its natural width (its widest cell, at least its header), plus
+    ``padding`` on each side. While the total is too wide, ``steps`` are applied in order, each
+    taking only what is still missing: a shorter header, a column shrunk towards a least width
+    (never below its header: a header is never cut), a column dropped. Columns no step names
+    are never cut. When even every step is not enough, the table scrolls sideways."""
+    labels = {s.key: s.label for s in specs}
+    widths = {s.key: max(natural.get(s.key, 0), len(s.label)) for s in specs}
+
+    def excess() -> int:
+        return sum(w + 2 * padding for w in widths.values()) - available
+
+    for kind, key, value in steps:
+        if excess() <= 0:
+            break
+        if key not in widths:
+            continue
+        if kind == "label":
+            labels[key] = value
+            widths[key] = max(natural.get(key, 0), len(value))
+        elif kind == "shrink":
+            floor = max(int(value), len(labels[key]))
+            widths[key] = min(widths[key], max(floor, widths[key] - excess()))
+        elif kind == "drop":
+            del widths[key]
+        else:
+            raise ValueError(f"unknown fit step {kind!r}")
+    return tuple(Column(s.key, labels[s.key], widths[s.key]) for s in specs if s.key in widths)
+
+
+def replay_prompts(keys: dict[str, str], *, at_start: bool) -> tuple[str, ...]:
+    """What to do with a replay paused where it opened, longest first: the bar shows the longest
+    that fits. ``keys`` maps action ids to the key bound now (after ``[keys]`` remapping)."""
+    play, faster, jump, helpkey = (keys[k] for k in ("replay.toggle", "replay.faster", "replay.jump", "app.help"))
+    where = "paused at start" if at_start else "paused"
+    short = "at start" if at_start else "paused"
+    return (
+        f"{where}: {play} plays, {faster} faster, {jump} jumps to a time, {helpkey} all keys",
+        f"{short}: {play} plays, {faster} faster, {jump} jumps to a time, {helpkey} keys",
+        f"{short}: {play} plays, {faster} faster, {jump} jump, {helpkey} keys",
+        f"{play} plays, {faster} faster, {jump} jump, {helpkey} keys",
+        f"{play} plays, {helpkey} keys",
+    )
+
+
+def replay_advice(keys: dict[str, str], *, at_start: bool) -> str:
+    """The same, as the sentence the empty event log shows."""
+    where = "at its start: nothing has been replayed yet, so every prefix reads unknown" if at_start else (
+        "where it opened: nothing has been replayed since"
+    )
+    return (
+        f"Replay paused {where}. {keys['replay.toggle']} plays (again to pause), {keys['replay.faster']} goes "
+        f"faster, {keys['replay.jump']} jumps to a time, {keys['replay.next_note']} goes to the next event "
+        f"of note, {keys['app.help']} lists every key."
+    )
 
 
 @dataclass(frozen=True, slots=True)

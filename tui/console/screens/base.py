@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from tui.console.model import replay_prompts
 from tui.console.widgets.status import ReplayBar, StatusLine
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ class ConsoleScreen(Screen):
         replay = app.replay
         if replay is not None:
             clock = replay.clock
-            self.query_one(ReplayBar).show(clock.now(), replay.start, replay.end, clock.speed, app.replay_playing)
+            prompts = replay_prompts(app.replay_keys(), at_start=app.replay_at_start) if app.replay_waiting else ()
+            self.query_one(ReplayBar).show(clock.now(), replay.start, replay.end, clock.speed, app.replay_playing, prompts)
 
     def refresh_data(self) -> None:
         """Redraw what depends on engine state (called when the revision moved)."""

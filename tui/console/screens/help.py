@@ -14,13 +14,18 @@ from textual.widgets import DataTable, Static
 
 from tui.console.actions import MODAL_BINDINGS, SECTIONS
 
-__all__ = ["HelpScreen", "key_text"]
+__all__ = ["HelpScreen", "key_text", "key_for"]
 
 
 def _one_key(app, key: str) -> str:  # type: ignore[no-untyped-def]
     if key == "space":
         return "space"
-    return key_to_character(key) or app.get_key_display(Binding(key, ""))
+    character = key_to_character(key)
+    # escape and tab "are" characters too: written to the terminal, a raw ESC starts an escape
+    # sequence. Only a printable character stands for its key; the rest are named (esc, tab).
+    if character is not None and character.isprintable() and not character.isspace():
+        return character
+    return app.get_key_display(Binding(key, ""))
 
 
 def key_text(app, binding: Binding) -> str:  # type: ignore[no-untyped-def]
@@ -29,6 +34,15 @@ def key_text(app, binding: Binding) -> str:  # type: ignore[no-untyped-def]
     remapped = keymap.get(binding.id or "")
     keys = [k.strip() for k in (remapped or binding.key).split(",") if k.strip()]
     return " or ".join(_one_key(app, k) for k in keys)
+
+
+def key_for(app, action_id: str) -> str:  # type: ignore[no-untyped-def]
+    """The (first) key that runs the binding with id ``action_id`` now, as prompts name it."""
+    for section in SECTIONS:
+        for binding in section.bindings:
+            if binding.id == action_id:
+                return key_text(app, binding).split(" or ")[0]
+    raise KeyError(action_id)
 
 
 class HelpScreen(ModalScreen[None]):

@@ -17,10 +17,23 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
 from tui.console.actions import MAIN_BINDINGS
-from tui.console.model import LastChange, LogFilter, dns_rows, filter_log, visibility_rows
+from tui.console.model import (
+    LastChange,
+    LogFilter,
+    State,
+    ZoneHealth,
+    dns_rows,
+    dns_summary,
+    filter_log,
+    replay_advice,
+    visibility_rows,
+    zone_health,
+)
 from tui.console.screens.base import ConsoleScreen
+from tui.console.text import plain
 from tui.console.widgets.plot import VisibilityPlot
 from tui.console.widgets.tables import DnsTable, EventTable, VisibilityTable
+from tui.core.dns import dns_rows as core_dns_rows
 from tui.core.events import Finding, Severity
 
 __all__ = ["MainScreen", "Pane", "COMPACT_WIDTH", "COMPACT_HEIGHT"]
@@ -46,6 +59,7 @@ class Pane(Vertical):
     }
     Pane:focus-within { border: round $border; border-title-color: $accent; border-title-style: bold; }
     Pane > .hint { color: $foreground-muted; padding: 0 1; }
+    Pane > .prompt { color: $accent; text-style: bold; padding: 0 1; }
     """
 
 
@@ -64,7 +78,7 @@ class MainScreen(ConsoleScreen):
     }
     MainScreen.-compact #panes { layout: vertical; }
     MainScreen.-compact #pane-visibility { height: auto; max-height: 45%; min-height: 5; }
-    MainScreen.-compact #pane-visibility VisibilityTable { height: auto; max-height: 100%; }
+    MainScreen.-compact #pane-visibility VisibilityTable { height: auto; max-height: 100%; scrollbar-size-horizontal: 0; }
     MainScreen.-compact #pane-events, MainScreen.-compact #pane-dns, MainScreen.-compact #pane-plot { display: none; }
     MainScreen.-compact.-lower-events #pane-events { display: block; }
     MainScreen.-compact.-lower-dns #pane-dns { display: block; }
@@ -73,7 +87,17 @@ class MainScreen(ConsoleScreen):
     MainScreen #event-filter.-open { display: block; }
     MainScreen #dns-hint { display: none; }
     MainScreen #dns-hint.-empty { display: block; }
+    MainScreen #events-hint { display: none; }
+    MainScreen #events-hint.-waiting { display: block; }
+    MainScreen #pane-visibility { border-subtitle-align: left; }
+    MainScreen #pane-visibility.-dns-critical { border-subtitle-color: $error; border-subtitle-style: bold; }
+    MainScreen #pane-visibility.-dns-warning { border-subtitle-color: $warning; border-subtitle-style: bold; }
+    MainScreen #pane-visibility.-dns-ok { border-subtitle-color: $success; }
     """
+    """The DNS summary sits in the visibility pane's bottom border: on an 80x24 screen it stays
+    in view whichever pane is below, and costs no row. In the stacked layout the visibility
+    table has no horizontal scrollbar: its columns fit the width (an auto-height table with a
+    stable gutter would otherwise keep a blank row for one), and left/right still scroll."""
 
     lower = reactive("events")
     """Which pane sits under the visibility pane in the compact layout."""
@@ -86,6 +110,8 @@ class MainScreen(ConsoleScreen):
         super().__init__()
         self.last_change = LastChange()
         self._plotted: str | None = None
+        self.zones: list[ZoneHealth] = []
+        """Every watched zone's DNS verdict, as last drawn (the summary line)."""
 
     def compose(self) -> ComposeResult:
         """Status, the four panes, footer."""
@@ -100,6 +126,7 @@ class MainScreen(ConsoleScreen):
             with Pane(id="pane-events") as pane:
                 pane.border_title = "2 Events"
                 yield Input(placeholder="filter events (Enter to apply, Esc to cancel)", id="event-filter")
+                yield Static("", id="events-hint", classes="prompt", markup=False)
                 yield EventTable(id="events")
             with Pane(id="pane-dns") as pane:
                 pane.border_title = "3 DNS"
@@ -124,6 +151,7 @@ class MainScreen(ConsoleScreen):
     def on_resize(self, event: Resize) -> None:
         """Switch between the grid and the stacked layout."""
         self._layout_for(event.size.width, event.size.height)
+        self.call_after_refresh(self._show_dns_summary)
 
     def _layout_for(self, width: int, height: int) -> None:
         self.set_class(width < COMPACT_WIDTH or height < COMPACT_HEIGHT, "-compact")
@@ -149,7 +177,29 @@ class MainScreen(ConsoleScreen):
         if not self.is_mounted:
             return
         parts = [self.log_filter.describe(), "following" if self.follow else "scroll-lock"]
-        self.query_one("#pane-events", Pane).border_subtitle = " ".join(p for p in parts if p)
+        # A Text, not a str: a str border title is read as markup, and the filter is typed text.
+        self.query_one("#pane-events", Pane).border_subtitle = plain(" ".join(p for p in parts if p))
+
+    def refresh_status(self) -> None:
+        """Status line and replay bar, and the event pane's prompt while the replay waits."""
+        super().refresh_status()
+        app = self.watchfloor
+        hint = self.query_one("#events-hint", Static)
+        waiting = app.replay_waiting
+        if waiting:
+            hint.update(replay_advice(app.replay_keys(), at_start=app.replay_at_start))
+        hint.set_class(waiting, "-waiting")
+
+    def _show_dns_summary(self) -> None:
+        """The one DNS line, fitted to the visibility pane's bottom border."""
+        if not self.is_mounted:
+            return
+        pane = self.query_one("#pane-visibility", Pane)
+        # Of the pane's outer width, corners, a rule and a space each side take six cells.
+        text, state = dns_summary(self.zones, max(20, pane.size.width - 4))
+        pane.border_subtitle = plain(text)
+        for name in (State.CRITICAL, State.WARNING, State.OK, State.UNKNOWN):
+            pane.set_class(name == state, f"-dns-{name}")
 
     # -- data -----------------------------------------------------------------------------------
 
@@ -164,9 +214,12 @@ class MainScreen(ConsoleScreen):
         visibility.show(visibility_rows(engine, self.last_change), app.now())
         events = self.query_one(EventTable)
         events.show(filter_log(engine.log, self.log_filter), follow=self.follow, now=app.now())
-        rows = dns_rows(engine)
+        core_rows = core_dns_rows(engine)
+        rows = dns_rows(engine, core_rows)
         self.query_one("#dns-hint").set_class(not rows, "-empty")
         self.query_one(DnsTable).show(rows)
+        self.zones = zone_health(engine, core_rows)
+        self._show_dns_summary()
         self._update_events_subtitle()
         self.refresh_plot(force=True)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -48,8 +48,14 @@ def status_text(mode: str, now: float, feeds: Iterable[Any], findings: list[Any]
     return pieces
 
 
-def replay_text(position: float, start: float, end: float, speed: float, playing: bool, width: int) -> str:
-    """``▶ 10x 2015-10-23T02:01:30Z [████░░░░] 42% of 2015-10-23T02:01:18Z → 02:01:55Z``."""
+def replay_text(
+    position: float, start: float, end: float, speed: float, playing: bool, width: int, prompts: Sequence[str] = ()
+) -> str:
+    """``▶ 10x 2015-10-23T02:01:30Z [████░░░░] 42% of 2015-10-23T02:01:18Z → 02:01:55Z``.
+
+    With ``prompts`` (what to do, longest first: see :func:`~tui.console.model.replay_prompts`)
+    the longest one that fits takes the place of the progress bar, and the window follows
+    when there is room left for it."""
     icon = "▶" if playing else "⏸"
     speed_text = "max" if speed == MAX_SPEED or math.isinf(speed) else f"{speed:g}x"
     span = end - start
@@ -58,7 +64,15 @@ def replay_text(position: float, start: float, end: float, speed: float, playing
     if format_ts(start)[:10] == window_end[:10]:
         window_end = window_end[11:]
     head = f" {icon} {speed_text:>4}  {format_ts(position)} "
-    tail = f" {share * 100:3.0f}%  window {format_ts(start)} → {window_end} "
+    window = f" window {format_ts(start)} → {window_end} "
+    if prompts:
+        room = width - len(head) - 1
+        prompt = next((p for p in prompts if len(p) <= room), shorten(prompts[-1], max(1, room)))
+        line = head + " " + prompt
+        if len(line) + len(window) + 1 <= width:
+            line += " " * (width - len(line) - len(window)) + window
+        return line
+    tail = f" {share * 100:3.0f}% {window}"
     bar_width = max(5, width - len(head) - len(tail) - 2)
     if width < 100:
         tail = f" {share * 100:3.0f}% "
@@ -99,11 +113,12 @@ class StatusLine(Static):
 
 
 class ReplayBar(Static):
-    """Replay position in its window, and the speed."""
+    """Replay position in its window, and the speed; what to press while nothing has moved yet."""
 
     DEFAULT_CSS = """
     ReplayBar { height: 1; background: $boost; color: $accent; }
     ReplayBar.-playing { color: $success; }
+    ReplayBar.-prompt { text-style: bold; }
     """
 
     playing = reactive(False)
@@ -113,7 +128,11 @@ class ReplayBar(Static):
         """Colour by play state."""
         self.set_class(playing, "-playing")
 
-    def show(self, position: float, start: float, end: float, speed: float, playing: bool) -> None:
-        """Redraw the bar."""
+    def show(
+        self, position: float, start: float, end: float, speed: float, playing: bool, prompts: Sequence[str] = ()
+    ) -> None:
+        """Redraw the bar (``prompts``: see :func:`replay_text`)."""
         self.playing = playing
-        self.update(Text(replay_text(position, start, end, speed, playing, self.size.width or 80), no_wrap=True))
+        self.set_class(bool(prompts), "-prompt")
+        text = replay_text(position, start, end, speed, playing, self.size.width or 80, prompts)
+        self.update(Text(text, no_wrap=True, overflow="ellipsis"))

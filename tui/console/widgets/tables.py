@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import BindingType
 from textual.message import Message
@@ -19,10 +20,14 @@ from tui.console.actions import HISTORY_BINDINGS, TABLE_BINDINGS
 from tui.console.model import (
     SEVERITY_SYMBOL,
     STATE_SYMBOL,
+    Column,
+    ColumnSpec,
     DnsRow,
+    FitStep,
     RelatedRow,
     RouteRow,
     VisibilityRow,
+    fit_columns,
     format_age,
     format_ts,
     time_label,
@@ -66,8 +71,20 @@ class StateTable(DataTable):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
         self._shown: list[tuple[str, Cells]] = []
+        self._column_keys = [key for key, _ in self.COLUMNS]
+        self._keep: str | None = None
         for key, label in self.COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(Text(label), key=key)
+
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """Replace the columns (headers, fixed widths); the next :meth:`show_rows` refills the
+        rows, with the cursor still on its row."""
+        self._keep = self.cursor_key or self._keep
+        self.clear(columns=True)
+        for column in columns:
+            self.add_column(Text(column.label), key=column.key, width=column.width)
+        self._column_keys = [column.key for column in columns]
+        self._shown = []
 
     def style_for(self, state: str) -> str:
         """The Rich style of ``state`` from this table's component classes."""
@@ -90,9 +107,10 @@ class StateTable(DataTable):
             if follow_top and self.cursor_row != 0:
                 self.move_cursor(row=0, animate=False)
             return
-        keep = self.cursor_key
-        if [k for k, _ in rows] == [k for k, _ in self._shown]:
-            columns = [key for key, _ in self.COLUMNS]
+        keep = self.cursor_key or self._keep
+        self._keep = None
+        if self._shown and [k for k, _ in rows] == [k for k, _ in self._shown]:
+            columns = self._column_keys
             for (key, cells), (_, old) in zip(rows, self._shown, strict=True):
                 for column, new_cell, old_cell in zip(columns, cells, old, strict=True):
                     if new_cell != old_cell:
@@ -115,7 +133,15 @@ class StateTable(DataTable):
 
 
 class VisibilityTable(StateTable):
-    """One row per watched prefix, worst first: state, prefix, %, peers, watch, origins, trend, age."""
+    """One row per watched prefix, worst first: state, prefix, %, peers, watch, origins, trend, age.
+
+    The columns fit the table's width (:data:`FIT_STEPS`): at 80 columns nothing is cut off
+    at the right edge; state, prefix, visibility, peers and age are never cut at all."""
+
+    DEFAULT_CSS = """
+    VisibilityTable { scrollbar-gutter: stable; scrollbar-size-vertical: 1; }
+    """
+    """The vertical scrollbar's column is always kept, so the fit does not depend on the row count."""
 
     COLUMNS = (
         ("state", "State"),
@@ -127,6 +153,22 @@ class VisibilityTable(StateTable):
         ("trend", "Trend"),
         ("changed", "Changed"),
     )
+
+    FIT_STEPS: ClassVar[tuple[FitStep, ...]] = (
+        ("label", "changed", "Age"),
+        ("shrink", "trend", 5),
+        ("shrink", "watch", 8),
+        ("shrink", "origin", 8),
+        ("shrink", "watch", 6),
+        ("shrink", "origin", 6),
+        ("drop", "trend", None),
+        ("drop", "watch", None),
+        ("drop", "origin", None),
+    )
+    """What gives way, in order, when the columns are wider than the table: the age's header
+    (``Changed`` → ``Age``), then the sparkline (its oldest minutes; the plot pane has them
+    all), then the watch and origin names (cut with ``…``), and on very narrow terminals those
+    three columns go."""
 
     class PrefixChosen(Message):
         """Enter was pressed on a prefix row."""
@@ -144,30 +186,56 @@ class VisibilityTable(StateTable):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.by_key: dict[str, VisibilityRow] = {}
+        self.fitted: tuple[Column, ...] = ()
+        """The columns as shown now (headers and widths), after fitting to the width."""
+        self._last: tuple[list[VisibilityRow], float] | None = None
 
     def show(self, rows: Sequence[VisibilityRow], now: float) -> None:
         """Show ``rows`` (already worst first); ``now`` is the clock the ages are counted from."""
+        rows = list(rows)
+        self._last = (rows, now)
         self.by_key = {r.key: r for r in rows}
-        out = []
+        full: list[tuple[str, dict[str, Text]]] = []
         for r in rows:
             style = self.style_for(r.state)
             age = format_age(now - r.last_change) if r.last_change is not None else "-"
-            out.append(
-                (
-                    r.key,
-                    (
-                        Text(STATE_SYMBOL[r.state], style=style),
-                        plain(r.prefix),
-                        Text(r.percent_text, style=style, justify="right"),
-                        plain(r.peers_text),
-                        plain(shorten(r.watch, 12)),
-                        plain(shorten(r.origins, 16)),
-                        Text(r.spark, style=style),
-                        plain(age),
-                    ),
-                )
-            )
+            cells = {
+                "state": Text(STATE_SYMBOL[r.state], style=style),
+                "prefix": plain(r.prefix),
+                "percent": Text(r.percent_text, style=style, justify="right"),
+                "peers": plain(r.peers_text),
+                "watch": plain(shorten(r.watch, 12)),
+                "origin": plain(shorten(r.origins, 16)),
+                "trend": Text(r.spark, style=style, no_wrap=True),
+                "changed": plain(age),
+            }
+            full.append((r.key, cells))
+        natural = {key: max((cell_len(cells[key].plain) for _, cells in full), default=0) for key, _ in self.COLUMNS}
+        available = self.scrollable_content_region.width
+        specs = [ColumnSpec(key, label) for key, label in self.COLUMNS]
+        # Before the first layout there is no width to fit: show everything until the resize.
+        fitted = fit_columns(specs, natural, available if available > 0 else 10**6, self.FIT_STEPS, self.cell_padding)
+        if fitted != self.fitted:
+            self.set_columns(fitted)
+            self.fitted = fitted
+        out = []
+        for key, cells in full:
+            shown = []
+            for column in fitted:
+                cell = cells[column.key]
+                if column.key == "trend":  # keep the newest minutes: the sparkline ends with now
+                    cell = Text(cell.plain[-column.width:], style=cell.style, no_wrap=True)
+                elif cell_len(cell.plain) > column.width:
+                    cell = cell.copy()
+                    cell.truncate(column.width, overflow="ellipsis")
+                shown.append(cell)
+            out.append((key, tuple(shown)))
         self.show_rows(out)
+
+    def on_resize(self) -> None:
+        """Fit the columns to the new width."""
+        if self._last is not None:
+            self.show(*self._last)
 
     @property
     def selected(self) -> VisibilityRow | None:
