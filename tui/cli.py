@@ -50,8 +50,12 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every available sub-command."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full argument parser; with ``only``, just that sub-command's (the others are not imported).
+
+    Importing a command's module pulls in what it needs (the console Textual, the collector
+    asyncio and the feeds): a one-shot command must not pay for the others at every start.
+    """
     parser = argparse.ArgumentParser(
         prog="watchfloor",
         description="A terminal watch floor for Internet routing and DNS. "
@@ -60,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"watchfloor {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         try:
             module = importlib.import_module(f"tui.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -71,16 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The sub-command ``argv`` names, when it names one (its first word)."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``watchfloor`` with ``argv``; returns the exit code."""
     from tui.config import ConfigError
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         # Bare `watchfloor [options]` opens the console, as documented.
-        if "console" in parser._subparsers._group_actions[0].choices:  # type: ignore[union-attr]
-            argv = ["console", *argv]
+        argv = ["console", *argv]
+    parser = build_parser(_command_of(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -51,13 +51,14 @@ def _token_alternative(length: int) -> bytes:
     return head + middle + _byte_class(clean)
 
 
+@functools.cache
 def _tokenizer(version: int) -> re.Pattern[bytes]:
+    """The splitting pattern of IP ``version``, compiled when first needed (it takes milliseconds)."""
     bits = _BITS[version]
     order = list(_COMMON_LENGTHS[version]) + [n for n in range(bits + 1) if n not in _COMMON_LENGTHS[version]]
     return re.compile(b"|".join(_token_alternative(n) for n in order), re.DOTALL)
 
 
-_TOKENIZERS = {4: _tokenizer(4), 6: _tokenizer(6)}
 
 
 def _skip_alternatives(version: int, candidates: frozenset[int]) -> list[bytes]:
@@ -112,7 +113,7 @@ def split_wire_keys(data: bytes, version: int, start: int = 0, end: int | None =
     """
     end = len(data) if end is None else end
     if not addpath:
-        keys = _TOKENIZERS[version].findall(data, start, end)
+        keys = _tokenizer(version).findall(data, start, end)
         if sum(map(len, keys)) == end - start:
             return keys
     bits = _BITS[version]
