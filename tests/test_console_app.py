@@ -316,8 +316,77 @@ async def test_key_press_is_answered_during_a_full_speed_replay(replay_of):
         await pilot.press("2")  # and keys keep working
         assert app.focused is app.screen.query_one(EventTable)
         assert session.cursor == paused_at
-        assert app.replay.chunk <= session.last_seq  # the chunk adapted to the budget
         assert math.isinf(session.clock.speed)
+
+
+class SteppingClock:
+    """A monotonic clock that moves ``per_read`` seconds each time it is read.
+
+    Given to the console, it makes every full-speed replay step seem to take ``per_read``
+    seconds, whatever this machine's speed: the chunk sizing can be checked without a timing.
+    """
+
+    def __init__(self, per_read: float) -> None:
+        self.per_read = per_read
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += self.per_read
+        return self.now
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("machine", ["slow", "quick"])
+async def test_the_full_speed_chunk_follows_how_long_each_step_takes(replay_of, machine):
+    """A step longer than STEP_BUDGET halves the next chunk (down to MIN_CHUNK); one shorter than
+    a quarter of it grows the next by a quarter."""
+    wide = Watchlist([NORTH_KOREA, Watch("64/4", prefixes=(Prefix.parse("64.0.0.0/4"),))])
+    session = replay_of(ET_HEADER, wide)  # 54k events: room for every step below
+    session.clock.speed = MAX_SPEED
+    budget = WatchfloorApp.STEP_BUDGET
+    app = WatchfloorApp(session.engine, replay=session, monotonic=SteppingClock(budget * (1.5 if machine == "slow" else 0.1)))
+    steps = 9  # "quick" reaches 51,591 of the 53,925 rows; "slow" is at MIN_CHUNK from the 8th
+    given: list[int] = []  # the chunk each step was given, in order
+    step = session.step
+
+    def watched_step(real_elapsed: float) -> bool:
+        given.append(session.chunk)
+        changed = step(real_elapsed)
+        if len(given) == steps:
+            session.pause()
+        return changed
+
+    session.step = watched_step
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.action_toggle_play()  # full speed
+        for _ in range(3000):
+            if not session.clock.playing:
+                break
+            await asyncio.sleep(0.01)
+    expected = [given[0]]
+    while len(expected) < steps:
+        chunk = expected[-1]
+        expected.append(max(app.MIN_CHUNK, chunk // 2) if machine == "slow" else chunk + max(1, chunk // 4))
+    assert given == expected
+    if machine == "slow":
+        assert expected[-2:] == [app.MIN_CHUNK, app.MIN_CHUNK]  # and it stays there
+    assert session.cursor == sum(given) < session.last_seq  # each step applied exactly its chunk
+
+
+def test_the_full_speed_chunk_is_kept_within_budget_and_bounds(nk_session):
+    app = WatchfloorApp(nk_session.engine, replay=nk_session)
+    budget = app.STEP_BUDGET
+    nk_session.chunk = 1000
+    app._fit_chunk(budget)  # on budget: kept
+    app._fit_chunk(budget / 4)  # a quarter of it: kept
+    assert nk_session.chunk == 1000
+    for _ in range(30):
+        app._fit_chunk(0.0)
+    assert nk_session.chunk == app.MAX_CHUNK  # grows no further
+    for _ in range(30):
+        app._fit_chunk(budget * 10)
+    assert nk_session.chunk == app.MIN_CHUNK  # shrinks no further
 
 
 async def test_untrusted_text_is_shown_inert(monkeypatch):

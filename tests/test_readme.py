@@ -1,26 +1,69 @@
-"""The README documents every config key and starts with the two commands CI relies on."""
+"""The README documents every config key, as the schema does, and starts with the commands CI relies on."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tui.config import SCHEMA
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
+ROW = re.compile(r"\| `(?P<key>[^`]+)` \| (?P<kind>[^|]+?) \| (?P<meaning>.+) \|")
 
-def test_every_config_key_is_documented():
-    missing = []
-    for section, keys in SCHEMA.items():
-        for key, (kind, _) in keys.items():
-            dotted = f"{section}.{key}" if section else key
-            if kind in ("table", "list[table]"):
-                documented = f"[{dotted}]" in README or f"[[{dotted}]]" in README or f"{key}`" in README
-            else:
-                documented = f" {key}` |" in README or f"`{key}` |" in README or f".{key}` |" in README
-            if not documented:
-                missing.append(dotted)
-    assert missing == []
+
+def _kind(path: str) -> str:
+    parent, _, last = path.rpartition(".")
+    return SCHEMA.get(parent, {}).get(last, ("",))[0]
+
+
+def readme_key(section: str, key: str) -> str:
+    """How the README names a key: as written in the TOML file, under its table's header.
+
+    ``theme``; ``[feeds]`` and ``[[watch]]`` for tables; ``[dns] interval``,
+    ``[[zone]] name``; a table inside a list of tables is written inline:
+    ``[[watch]] thresholds``, ``[[watch]] thresholds.visibility_warn``.
+    """
+    path = f"{section}.{key}" if section else key
+    parts = path.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        if _kind(".".join(parts[:end])) == "list[table]":
+            return f"[[{'.'.join(parts[:end])}]] {'.'.join(parts[end:])}"
+    kind = _kind(path)
+    if kind == "list[table]":
+        return f"[[{path}]]"
+    if kind == "table":
+        return f"[{path}]"
+    return f"[{section}] {key}" if section else key
+
+
+def schema_rows() -> dict[str, tuple[str, str]]:
+    """Every key of the config schema as the README's table should show it: name -> (type, meaning)."""
+    return {readme_key(section, key): entry for section, keys in SCHEMA.items() for key, entry in keys.items()}
+
+
+def readme_rows() -> list[tuple[str, str, str]]:
+    """The rows of the README's key table, refusing any line that is not a well-formed row."""
+    table = README.split("\nEvery key:\n", 1)[1].lstrip("\n").split("\n\n", 1)[0].splitlines()
+    assert table[:2] == ["| key | type | meaning |", "|---|---|---|"]
+    rows = []
+    for line in table[2:]:
+        match = ROW.fullmatch(line)
+        assert match, f"not a key-table row: {line!r}"
+        rows.append((match["key"], match["kind"], match["meaning"]))
+    return rows
+
+
+def test_the_readme_key_table_is_the_config_schema_row_for_row():
+    rows = readme_rows()
+    names = [key for key, _, _ in rows]
+    assert sorted({n for n in names if names.count(n) > 1}) == []  # no key documented twice
+    documented = {key: (kind, meaning) for key, kind, meaning in rows}
+    expected = schema_rows()
+    assert sorted(set(expected) - set(documented)) == []  # in the schema, missing from the README
+    assert sorted(set(documented) - set(expected)) == []  # in the README, not a key of the schema
+    wrong = {key: (documented[key], want) for key, want in expected.items() if documented[key] != want}
+    assert wrong == {}  # (README, schema): type and meaning as in tui/config.py
 
 
 def test_readme_opens_with_the_run_and_test_commands_ci_uses():

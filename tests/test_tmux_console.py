@@ -95,3 +95,28 @@ def test_replay_console_in_tmux(tmp_path):
         tmux.wait_for("EXITED 0")
     finally:
         tmux.close()
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed (Debian package tmux)")
+def test_attach_opens_the_console_following_or_replaying_a_journal(tmp_path):
+    journal = tmp_path / "j.journal"
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    env.pop("WATCHFLOOR_CONFIG", None)
+    record = [sys.executable, "-m", "tui", "record", "--journal", str(journal), str(shared_file("mrt/bgpdump/updates.et-header.2015.gz"))]
+    subprocess.run(record, env=env, capture_output=True, check=True, timeout=300)
+    following = Tmux(tmp_path, [sys.executable, "-m", "tui", "attach", "--journal", str(journal)], 100, 30)
+    try:
+        screen = following.wait_for("following j.journal from event #")
+        assert " LIVE " in screen and "175.45.176.0/22" in screen
+        following.keys("q")
+        following.wait_for("EXITED 0")
+    finally:
+        following.close()
+    replaying = Tmux(tmp_path, [sys.executable, "-m", "tui", "attach", "--journal", str(journal), "--from", "2015-10-23T02:01:47Z"], 100, 30)
+    try:
+        screen = replaying.wait_for("REPLAY")
+        assert "2015-10-23T02:01:47Z" in screen.splitlines()[0]  # opened at --from
+        replaying.keys("q")
+        replaying.wait_for("EXITED 0")
+    finally:
+        replaying.close()

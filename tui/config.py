@@ -4,9 +4,9 @@ Where the file is: ``--config PATH``, else ``$WATCHFLOOR_CONFIG``, else
 ``$XDG_CONFIG_HOME/watchfloor/config.toml`` (``~/.config/watchfloor/config.toml``). With no file
 at all, the built-in North Korea watch is used.
 
-Every key is declared in :data:`SCHEMA` with its type and a one-line meaning (the README's key
-table is generated from the same text). Unknown keys are refused with the file, the line and a
-suggestion: a typo must never silently turn a check off.
+Every key is declared in :data:`SCHEMA` with its type and a one-line meaning; the README's key
+table holds the same rows (tests/test_readme.py compares them). Unknown keys are refused with
+the file, the line and a suggestion: a typo must never silently turn a check off.
 """
 
 from __future__ import annotations
@@ -52,12 +52,12 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "theme": ("str", "console theme: dark (default), light, high-contrast, mono16"),
         "watch": ("list[table]", "watches: one [[watch]] table each"),
         "zone": ("list[table]", "per-zone DNS overrides: one [[zone]] table each"),
-        "feeds": ("table", "feed settings"),
+        "feeds": ("table", "feed settings: [feeds.ris_live], [feeds.ripestat], [feeds.bgpstream]"),
         "dns": ("table", "DNS check scheduling"),
         "journal": ("table", "where and how events are recorded"),
         "alerts": ("table", "alert sinks"),
         "rpki": ("table", "RPKI origin validation"),
-        "keys": ("table", "key remapping: action id = key (see `?` in the console)"),
+        "keys": ("table", "remapped console keys: action id (as listed by `?`) = key name, e.g. \"replay.jump\" = \"t\""),
         "replay": ("table", "how a replay console opens"),
     },
     "watch": {
@@ -66,7 +66,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "asns": ("list[int]", "ASNs whose announced prefixes are watched (expanded via RIPEstat)"),
         "countries": ("list[str]", "ISO 3166 alpha-2 codes whose address space is watched"),
         "zones": ("list[str]", "DNS zones to check, e.g. \"kp.\""),
-        "thresholds": ("table", "per-watch limits (see [watch.thresholds])"),
+        "thresholds": ("table", "per-watch limits: the thresholds.* keys (an inline table or [watch.thresholds])"),
     },
     "watch.thresholds": {
         "visibility_warn": ("float", "share of full-feed peers below which visibility is a warning (0.8)"),
@@ -123,7 +123,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     },
     "alerts": {
         "jsonl": ("str", "file to append findings to as JSON lines (\"-\" for stdout)"),
-        "webhooks": ("list[table]", "webhook targets: [[alerts.webhooks]]"),
+        "webhooks": ("list[table]", "webhook targets: one [[alerts.webhooks]] table each"),
         "renotify": ("float", "seconds before an unchanged open finding is sent again (3600)"),
         "min_severity": ("str", "least severity sent to sinks: info, warning (default), critical"),
     },

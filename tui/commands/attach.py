@@ -396,21 +396,13 @@ def _replay_console(
 
     session = ReplaySession.open(path, watchlist, findings="recorded")
     with session:
-        from tui.console import app  # Textual only past this point
+        from tui.console.app import run_replay  # Textual only past this point
 
-        runner = getattr(app, "run_replay", None)
-        if runner is None:
-            raise CommandError("this console cannot replay yet; use --headless", EXIT_USAGE)
-        accepted = inspect.signature(runner).parameters
-        options = {k: v for k, v in {"config": config, "args": args, "start": start, "until": until}.items() if k in accepted}
-        return int(runner(session, **options) or 0)
+        return int(run_replay(session, config, args, start=start, until=until) or 0)
 
 
 def _console(args: argparse.Namespace, config: Any, attachment: Attachment) -> int:
     """Open the console in live mode, fed by the attachment's pump instead of live feeds."""
-    from tui.console import app  # Textual only past this point
+    from tui.console.app import run_attached  # Textual only past this point
 
-    runner = getattr(app, "run_attached", None)
-    if runner is None:
-        raise CommandError("this console cannot attach yet; use --headless", EXIT_USAGE)
-    return int(runner(attachment.engine, attachment.pump, attachment.queue, config, args, plain(attachment.label)) or 0)
+    return int(run_attached(attachment.engine, attachment.pump, attachment.queue, config, args, plain(attachment.label)) or 0)

@@ -138,12 +138,9 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     with session:
         if not args.headless:
-            from tui.console import app  # Textual only past this point
+            from tui.console.app import run_replay  # Textual only past this point
 
-            runner = getattr(app, "run_replay", None)
-            if runner is None:
-                raise CommandError("this console cannot replay yet; use --headless", EXIT_USAGE)
-            return int(runner(session, config, args, start=start, until=until) or 0)
+            return int(run_replay(session, config, args, start=start, until=until) or 0)
         play_headless(session, sys.stdout, start=start, until=until, jsonl=args.jsonl)
     return EXIT_OK
 

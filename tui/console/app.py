@@ -28,7 +28,7 @@ from textual.binding import BindingType
 from textual.screen import Screen
 
 from tui.console.actions import APP_BINDINGS, REPLAY_BINDINGS, check_keymap
-from tui.console.messages import EngineAdvanced, FeedTrouble, ReplayEnded
+from tui.console.messages import FeedTrouble, ReplayEnded
 from tui.console.screens.base import ConsoleScreen
 from tui.console.screens.drill import DrillScreen
 from tui.console.screens.help import HelpScreen
@@ -108,7 +108,6 @@ class WatchfloorApp(App[int]):
         self._drawn_time: tuple[Any, ...] = ()
         self.redraws = 0
         """How many times the tables were redrawn (the bench and tests read it)."""
-        self.advanced_revision = 0
         self._replay_opened_at = replay.clock.now() if replay is not None else None
         self._replay_moved = False
         """Set once the replay has played, stepped or jumped: from then on no prompt is shown."""
@@ -240,7 +239,6 @@ class WatchfloorApp(App[int]):
                 else:
                     replay.step(elapsed)
                     await asyncio.sleep(self.PLAY_TICK)
-                self.post_message(EngineAdvanced(self.engine.revision))
             else:
                 await asyncio.sleep(self.PLAY_TICK)
             playing = self.replay_playing
@@ -279,16 +277,11 @@ class WatchfloorApp(App[int]):
             self.engine.ingest(batch)
             while not queue.empty() and self._monotonic() < deadline:
                 self.engine.ingest(queue.get_nowait())
-            self.post_message(EngineAdvanced(self.engine.revision))
             await asyncio.sleep(0)
 
     def _live_tick(self) -> None:
         """Time-based detector checks while no events arrive."""
         self.engine.tick()
-
-    def on_engine_advanced(self, message: EngineAdvanced) -> None:
-        """Remember the latest revision; the redraw timer does the drawing."""
-        self.advanced_revision = message.revision
 
     def on_feed_trouble(self, message: FeedTrouble) -> None:
         """Show a feed failure in the status line and event log."""

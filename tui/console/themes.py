@@ -3,6 +3,10 @@
 A theme file holds the fields of :class:`~textual.theme.Theme` (``primary``, ``success``, ...)
 and an optional ``[variables]`` table of extra CSS variables. Widgets never name a colour: they
 use ``$success``/``$warning``/``$error``/``$accent`` and friends, which these files define.
+
+The top-level ``themes/`` folder is shipped as the data package ``tui.themes`` (pyproject.toml
+maps one onto the other), so a wheel install carries the files and an editable install reads
+the folder itself; both are found through :mod:`importlib.resources`.
 """
 
 from __future__ import annotations
@@ -11,14 +15,29 @@ import dataclasses
 import difflib
 import os
 import tomllib
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from textual.theme import Theme
 
 __all__ = ["ThemeError", "THEMES_DIR", "DEFAULT_THEME", "NO_COLOR_THEME", "load_theme", "load_themes", "pick_theme"]
 
-THEMES_DIR = Path(os.environ.get("WATCHFLOOR_THEMES", Path(__file__).resolve().parents[2] / "themes"))
-"""Where the theme files live (``$WATCHFLOOR_THEMES`` overrides, for installed copies)."""
+
+def _themes_dir() -> Traversable:
+    """``$WATCHFLOOR_THEMES``, else the ``tui.themes`` data package."""
+    override = os.environ.get("WATCHFLOOR_THEMES")
+    if override:
+        return Path(override)
+    try:
+        return resources.files("tui.themes")
+    except ModuleNotFoundError:
+        # A checkout run without being installed (PYTHONPATH=.): the folder beside tui/.
+        return Path(__file__).resolve().parents[2] / "themes"
+
+
+THEMES_DIR = _themes_dir()
+"""Where the theme files live (``$WATCHFLOOR_THEMES`` points at another folder)."""
 
 DEFAULT_THEME = "dark"
 NO_COLOR_THEME = "mono16"
@@ -30,8 +49,8 @@ class ThemeError(ValueError):
     """A theme file is missing or wrong; the message names the file and the key."""
 
 
-def load_theme(path: Path) -> Theme:
-    """Read one theme file; raises :class:`ThemeError`."""
+def load_theme(path: Traversable) -> Theme:
+    """Read one theme file (a path, or an entry of the installed package); raises :class:`ThemeError`."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -41,7 +60,7 @@ def load_theme(path: Path) -> Theme:
             close = difflib.get_close_matches(key, sorted(_FIELDS), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ThemeError(f"{path}: unknown theme key {key!r}{hint}")
-    data.setdefault("name", path.stem)
+    data.setdefault("name", path.name.removesuffix(".toml"))
     if "primary" not in data:
         raise ThemeError(f"{path}: a theme needs at least primary = \"#rrggbb\"")
     try:
@@ -50,10 +69,14 @@ def load_theme(path: Path) -> Theme:
         raise ThemeError(f"{path}: {exc}") from None
 
 
-def load_themes(directory: Path = THEMES_DIR) -> dict[str, Theme]:
+def load_themes(directory: Traversable = THEMES_DIR) -> dict[str, Theme]:
     """Every ``*.toml`` theme in ``directory``, by name."""
     themes = {}
-    for path in sorted(directory.glob("*.toml")):
+    try:
+        paths = sorted((p for p in directory.iterdir() if p.name.endswith(".toml") and p.is_file()), key=lambda p: p.name)
+    except OSError:
+        paths = []  # a missing folder is said below, with what to do
+    for path in paths:
         theme = load_theme(path)
         themes[theme.name] = theme
     if not themes:
