@@ -36,6 +36,7 @@ from tui.core.events import (
 )
 from tui.core.prefixes import Prefix
 from tui.core.rpki import INVALID_ASN, INVALID_LENGTH, NOT_FOUND, VALID, VrpError, parse_vrps
+from tui.journal.codec import decode_checkpoint, encode_checkpoint
 from tui.core.watchlist import Thresholds, Watch, Watchlist
 
 P = Prefix.parse("192.0.2.0/24")
@@ -361,7 +362,7 @@ def test_snapshot_restore_mid_stream_gives_the_same_findings():
         clock.value = event.ts
         before += first.ingest([event])
     # The checkpoint holds the route table once and each detector's own memory.
-    saved = json.loads(json.dumps(first.checkpoint()))
+    saved = decode_checkpoint(encode_checkpoint(first.checkpoint()))
     second = Engine(wl, clock, detectors=default_detectors(wl))
     second.restore(saved)
     after: list[Finding] = []

@@ -72,7 +72,7 @@ def test_rows_keep_order_batches_and_a_replay_time_that_never_goes_back(tmp_path
         assert [list(b) for b in reader.batches()] == [[r.event for r in rows[:2]], [rows[2].event], [rows[3].event]]
     conn = sqlite3.connect(path)
     stored = conn.execute("SELECT kind, prefix, watch, note, payload FROM events ORDER BY seq").fetchall()
-    assert stored[0] == ("announce", "175.45.176.0/22", "North Korea", 1, event_to_json(rows[0].event))
+    assert stored[0] == ("announce", "175.45.176.0/22", "North Korea", 1, event_to_json(rows[0].event).encode())
     assert stored[1][:4] == ("announce", "175.45.177.0/24", "North Korea", 1)
     assert stored[3][:4] == ("announce", "8.8.8.0/24", None, 0)  # not of note: unrelated to any watch
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -13,6 +13,7 @@ Exit codes (documented in the README):
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -80,6 +81,18 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return argv[0] if argv and argv[0] in COMMANDS else None
 
 
+def _tune_collector() -> None:
+    """Fewer passes of the cyclic garbage collector: a table is built of millions of objects.
+
+    What is imported so far lives as long as the process: frozen, it is never scanned again.
+    Collections then start after 50,000 new container objects instead of 700: reading or
+    restoring a whole table creates them by the hundred thousand, none of them garbage, and
+    each pass scanned them all again (about a tenth of the time of a whole-table snapshot).
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``watchfloor`` with ``argv``; returns the exit code."""
     from tui.config import ConfigError
@@ -90,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["console", *argv]
     parser = build_parser(_command_of(argv))
     args = parser.parse_args(argv)
+    _tune_collector()
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

@@ -120,6 +120,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "journal": {
         "path": ("str", "SQLite journal file (XDG data dir)"),
         "checkpoint_interval": ("float", "seconds of data between route-state checkpoints (300)"),
+        "checkpoint_changes": ("int", "route changes between route-state checkpoints, whichever comes first (50000)"),
     },
     "alerts": {
         "jsonl": ("str", "file to append findings to as JSON lines (\"-\" for stdout)"),
@@ -233,6 +234,7 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     journal_path: str = ""
     checkpoint_interval: float = 300.0
+    checkpoint_changes: int = 50_000
     rpki_vrp_file: str = ""
     keys: dict[str, str] = field(default_factory=dict)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
@@ -242,6 +244,10 @@ class Config:
     def watchlist(self) -> Watchlist:
         """A fresh :class:`Watchlist` of these watches."""
         return Watchlist(self.watches)
+
+    def checkpoint_options(self) -> dict[str, float | int]:
+        """``[journal]``'s checkpoint spacing, as the journal writer's keyword arguments."""
+        return {"checkpoint_interval": self.checkpoint_interval, "checkpoint_changes": self.checkpoint_changes}
 
     def zone(self, name: str) -> ZoneConfig:
         """The settings of zone ``name`` (empty overrides when not configured)."""
@@ -404,6 +410,8 @@ class _Checker:
         self.check_keys(journal, "journal")
         if journal.get("checkpoint_interval", 1.0) <= 0:
             raise self.fail("journal", "checkpoint_interval", f"must be more than 0 seconds, got {journal['checkpoint_interval']}")
+        if journal.get("checkpoint_changes", 1) < 1:
+            raise self.fail("journal", "checkpoint_changes", f"must be at least 1, got {journal['checkpoint_changes']}")
         rpki = raw.get("rpki", {})
         self.check_keys(rpki, "rpki")
         replay = raw.get("replay", {})
@@ -427,6 +435,7 @@ class _Checker:
             alerts=self.alerts(raw.get("alerts", {})),
             journal_path=journal.get("path", ""),
             checkpoint_interval=float(journal.get("checkpoint_interval", 300.0)),
+            checkpoint_changes=int(journal.get("checkpoint_changes", 50_000)),
             rpki_vrp_file=rpki.get("vrp_file", ""),
             keys=dict(keys),
             replay=ReplayConfig(autoplay=replay.get("autoplay", False), speed=speed),

@@ -244,7 +244,7 @@ class Collector:
         if not path.parent.is_dir():
             raise CommandError(f"{path.parent}: no such directory for the journal", EXIT_USAGE)
         try:
-            return JournalWriter(path, watchlist=self.watchlist, checkpoint_interval=self.config.checkpoint_interval)
+            return JournalWriter(path, watchlist=self.watchlist, **self.config.checkpoint_options())
         except JournalError as exc:
             raise CommandError(str(exc), EXIT_INPUT) from None
 

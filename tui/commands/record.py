@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     for source in args.sources:
         sniff(source)  # fail on a bad SOURCE before creating anything
     try:
-        writer = JournalWriter(target, watchlist=watchlist, checkpoint_interval=config.checkpoint_interval, background=False)
+        writer = JournalWriter(target, watchlist=watchlist, background=False, **config.checkpoint_options())
     except JournalError as exc:
         raise CommandError(str(exc), EXIT_INPUT) from None
     try:

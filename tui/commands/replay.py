@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     paths = _sources(args, config, start, until)
     try:
         session = ReplaySession.open(
-            paths, watchlist, detectors=_detectors(config, watchlist), checkpoint_interval=config.checkpoint_interval,
+            paths, watchlist, detectors=_detectors(config, watchlist), **config.checkpoint_options(),
             log_size=1_000_000 if args.headless else 5000,
         )
     except JournalError as exc:

@@ -165,6 +165,7 @@ def snapshot_data(engine: Engine, at: float | None, initial_state: Any = None) -
     up = state.peers_up()
     unknown = sum(1 for p in state.peers() if p.status == "unknown")
     prefixes = []
+    inside = state.more_specifics_of_each(e.prefix for e in engine.watchlist.entries() if e.prefix.length)
     for entry in engine.watchlist.entries():
         vis = state.visibility(entry.prefix)
         held = sorted(state.routes_to(entry.prefix), key=lambda pr: (pr[0].key.collector, pr[0].key.peer_ip, pr[0].key.peer_asn))
@@ -194,7 +195,7 @@ def snapshot_data(engine: Engine, at: float | None, initial_state: Any = None) -
                     "visible_peers": sum(1 for info, _ in pairs if info.key in counted),
                     "origins": _origins(route.origin for _, route in pairs),
                 }
-                for other, pairs in sorted(state.more_specifics(entry.prefix).items(), key=lambda kv: kv[0].sort_key())
+                for other, pairs in sorted(inside[entry.prefix].items(), key=lambda kv: kv[0].sort_key())
             ]
         item = (
             {

@@ -500,7 +500,7 @@ def build_live(config: Any, args: Any) -> tuple[Any, Any, asyncio.Queue[Any], st
         from tui.journal.store import JournalError, JournalWriter
 
         try:
-            journal = JournalWriter(journal_path, watchlist=watchlist, checkpoint_interval=config.checkpoint_interval)
+            journal = JournalWriter(journal_path, watchlist=watchlist, **config.checkpoint_options())
         except JournalError as exc:
             raise CommandError(str(exc), EXIT_INPUT) from None
     engine = Engine(watchlist, clock, detectors=_default_detectors(watchlist, config), recorder=journal)

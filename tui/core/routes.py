@@ -15,6 +15,9 @@ Meanings (DESIGN.md, "Meanings that must be exact"):
 
 from __future__ import annotations
 
+import itertools
+import sys
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -489,26 +492,57 @@ class RouteState:
 
     def more_specifics(self, prefix: Prefix) -> dict[Prefix, list[tuple[PeerInfo, RouteLike]]]:
         """Routes to prefixes strictly inside ``prefix``, grouped by prefix."""
-        return self._related(prefix, inside=True)
+        return self.more_specifics_of_each([prefix])[prefix]
+
+    def more_specifics_of_each(
+        self, prefixes: Iterable[Prefix]
+    ) -> dict[Prefix, dict[Prefix, list[tuple[PeerInfo, RouteLike]]]]:
+        """:meth:`more_specifics` of several prefixes in one pass over the tables.
+
+        A whole table is hundreds of thousands of routes: each key is first sorted by its first
+        address octet (one dict lookup), and only keys that could lie inside a watched prefix
+        become Prefix objects.
+        """
+        wanted = list(dict.fromkeys(prefixes))
+        out: dict[Prefix, dict[Prefix, list[tuple[PeerInfo, RouteLike]]]] = {p: {} for p in wanted}
+        for version in (4, 6):
+            watched = [p for p in wanted if p.version == version]
+            if not watched:
+                continue
+            # Prefixes shorter than /8 match keys of several first octets: they are tried on every key.
+            short = [p for p in watched if p.length < 8]
+            by_first: dict[int, list[Prefix]] = {}
+            for p in watched:
+                if p.length >= 8:
+                    by_first.setdefault(p.network >> (p.bits - 8), []).append(p)
+            parsed: dict[WireKey, Prefix] = {}
+            for info in self._peers.values():
+                for key, route in info.table(version).items():
+                    candidates = by_first.get(key[1]) if len(key) > 1 else None
+                    if candidates is None and not short:
+                        continue
+                    other = parsed.get(key)
+                    if other is None:
+                        other = parsed[key] = wire_key_to_prefix(version, key)
+                    for p in (candidates or []) + short:
+                        if other.is_more_specific_of(p):
+                            out[p].setdefault(other, []).append((info, route))
+        return out
 
     def less_specifics(self, prefix: Prefix) -> dict[Prefix, list[tuple[PeerInfo, RouteLike]]]:
-        """Routes to prefixes strictly covering ``prefix`` (what still carries its traffic)."""
-        return self._related(prefix, inside=False)
+        """Routes to prefixes strictly covering ``prefix`` (what still carries its traffic).
 
-    def _related(self, prefix: Prefix, *, inside: bool) -> dict[Prefix, list[tuple[PeerInfo, RouteLike]]]:
+        Looked up by key, one per shorter length: as cheap with a whole table as with a few routes.
+        """
         out: dict[Prefix, list[tuple[PeerInfo, RouteLike]]] = {}
-        cache: dict[WireKey, Prefix | None] = {}
-        for info in self._peers.values():
-            for key, route in info.table(prefix.version).items():
-                other = cache.get(key, _UNSET)
-                if other is _UNSET:
-                    candidate = wire_key_to_prefix(prefix.version, key)
-                    related = (
-                        candidate.is_more_specific_of(prefix) if inside else prefix.is_more_specific_of(candidate)
-                    )
-                    other = cache[key] = candidate if related else None
-                if other is not None:
-                    out.setdefault(other, []).append((info, route))  # type: ignore[arg-type]
+        for length in range(prefix.length):
+            mask = ((1 << length) - 1) << (prefix.bits - length) if length else 0
+            other = Prefix(prefix.version, prefix.network & mask, length)
+            key = other.wire_key
+            for info in self._peers.values():
+                route = info.table(prefix.version).get(key)
+                if route is not None:
+                    out.setdefault(other, []).append((info, route))
         return out
 
     def table_size(self, version: int) -> tuple[int, int, int]:
@@ -533,47 +567,60 @@ class RouteState:
     # -- checkpoints ----------------------------------------------------------------------------
 
     def to_snapshot(self) -> dict[str, Any]:
-        """The whole state as JSON-compatible data (for journal checkpoints).
+        """The whole state as data for a journal checkpoint (JSON-compatible but for ``bytes``).
 
-        Routes are stored the way they are shared: each distinct set of attributes once, and
-        per session one group per route object (every prefix announced in one UPDATE, every
-        RIB entry with the same attributes) with its prefixes as one run of wire keys.
+        Routes are stored the way they are shared, as columns: each distinct set of wire
+        attributes once (one run of blobs and their lengths), each distinct route object once
+        (attribute index, since, via MP), and per session and IP version one run of wire keys
+        with the route of each as runs (route index, how many keys in a row have it: the
+        prefixes of one UPDATE arrive together). A whole table is a handful of byte strings,
+        written and read back with C-level passes, not a list per route.
         """
-        attributes: list[list[Any]] = []
-        index_of: dict[Any, int] = {}
+        distinct: dict[int, RouteLike] = {}
+        for info in self._peers.values():
+            for table in (info.v4, info.v6):
+                if table:
+                    distinct.update(zip(map(id, table.values()), table.values()))
+        wire = [r for r in distinct.values() if isinstance(r, WireRoute)]
+        decoded = [r for r in distinct.values() if not isinstance(r, WireRoute)]
+        index_of = {id(r): n for n, r in enumerate(wire + decoded)}
+        attribute_of: dict[int, int] = {}
+        attributes: list[PathAttributes] = []
+        for route in wire:
+            if id(route.attributes) not in attribute_of:
+                attribute_of[id(route.attributes)] = len(attributes)
+                attributes.append(route.attributes)
         peers = []
         for info in self._peers.values():
-            groups = []
-            for version in (4, 6):
-                by_route: dict[int, tuple[RouteLike, list[WireKey]]] = {}
-                for key, route in info.table(version).items():
-                    found = by_route.get(id(route))
-                    if found is None:
-                        by_route[id(route)] = (route, [key])
-                    else:
-                        found[1].append(key)
-                for route, keys in by_route.values():
-                    if isinstance(route, WireRoute):
-                        identity: Any = route.attributes
-                        via_mp = route.via_mp
-                    else:
-                        identity = (format_path(route.as_path), route.next_hop, tuple(route.communities))
-                        via_mp = False
-                    index = index_of.get(identity)
-                    if index is None:
-                        index = index_of[identity] = len(attributes)
-                        if isinstance(identity, PathAttributes):
-                            attributes.append(["wire", identity.blob.hex(), identity.asn4])
-                        else:
-                            attributes.append(["text", identity[0], identity[1], list(identity[2])])
-                    groups.append([version, index, route.since, via_mp, join_wire_keys(keys).hex()])
+            tables = {}
+            for version, table in ((4, info.v4), (6, info.v6)):
+                if table:
+                    runs = [(index, len(list(group))) for index, group in itertools.groupby(map(index_of.__getitem__, map(id, table.values())))]
+                    tables[str(version)] = {
+                        "keys": join_wire_keys(table),
+                        "route_runs": _column("I", (index for index, _ in runs)),
+                        "run_lengths": _column("I", (count for _, count in runs)),
+                    }
             peers.append(
                 {"key": list(info.key), "status": info.status, "source": info.source,
-                 "since": info.since, "last_seen": info.last_seen, "groups": groups}
+                 "since": info.since, "last_seen": info.last_seen, "tables": tables}
             )
         declared = {str(v): sorted(list(p) for p in peers) for v, peers in self._declared_full_feed.items()}
         return {
-            "attributes": attributes,
+            "format": 2,
+            "attributes": {
+                "blobs": b"".join(a.blob for a in attributes),
+                "lengths": _column("I", (len(a.blob) for a in attributes)),
+                "asn4": _column("B", (a.asn4 for a in attributes)),
+            },
+            "wire_routes": {
+                "attributes": _column("I", (attribute_of[id(r.attributes)] for r in wire)),
+                "since": _column("d", (r.since for r in wire)),
+                "via_mp": _column("B", (r.via_mp for r in wire)),
+            },
+            "decoded_routes": [
+                [format_path(r.as_path), r.next_hop, list(r.communities), r.since] for r in decoded
+            ],
             "peers": peers,
             "full_feed": declared,
             "full_feed_basis": self._full_feed_basis,
@@ -583,25 +630,34 @@ class RouteState:
 
     @classmethod
     def from_snapshot(cls, data: dict[str, Any]) -> RouteState:
-        """Rebuild a state saved with :meth:`to_snapshot`."""
+        """Rebuild a state saved with :meth:`to_snapshot`; raises ValueError on a damaged one."""
+        if data.get("format") != 2:
+            raise ValueError(f"route table stored in format {data.get('format')!r}, this version reads format 2")
         state = cls()
-        attributes: list[PathAttributes | tuple[ASPath, str, tuple[str, ...]]] = []
-        for item in data.get("attributes", ()):
-            if item[0] == "wire":
-                attributes.append(PathAttributes(bytes.fromhex(item[1]), bool(item[2])))
-            else:
-                attributes.append((parse_path(item[1]), item[2], tuple(item[3])))
+        stored = data["attributes"]
+        blobs = stored["blobs"]
+        ends = list(itertools.accumulate(_values("I", stored["lengths"])))
+        starts = [0, *ends[:-1]]
+        attributes = list(map(PathAttributes, map(blobs.__getitem__, map(slice, starts, ends)), map(bool, _values("B", stored["asn4"]))))
+        columns = data["wire_routes"]
+        # tuple.__new__ straight: WireRoute is a NamedTuple, and its generated __new__ is Python.
+        routes: list[RouteLike] = list(map(tuple.__new__, itertools.repeat(WireRoute), zip(
+            map(attributes.__getitem__, _values("I", columns["attributes"])), _values("d", columns["since"]),
+            map(bool, _values("B", columns["via_mp"])),
+        )))
+        routes += [Route(parse_path(path), hop, tuple(comms), since) for path, hop, comms, since in data["decoded_routes"]]
         for item in data["peers"]:
             key = PeerKey(item["key"][0], item["key"][1], int(item["key"][2]))
             info = PeerInfo(key, item["status"], item["source"], item["since"], item["last_seen"], {}, {})
-            for version, index, since, via_mp, keys_hex in item["groups"]:
-                attrs = attributes[index]
-                route: RouteLike
-                if isinstance(attrs, PathAttributes):
-                    route = WireRoute(attrs, since, via_mp)
-                else:
-                    route = Route(attrs[0], attrs[1], attrs[2], since)
-                info.table(version).update(dict.fromkeys(split_wire_keys(bytes.fromhex(keys_hex), version), route))
+            for version_text, table in item["tables"].items():
+                version = int(version_text)
+                keys = split_wire_keys(table["keys"], version)
+                held = list(itertools.chain.from_iterable(map(
+                    itertools.repeat, map(routes.__getitem__, _values("I", table["route_runs"])), _values("I", table["run_lengths"]),
+                )))
+                if len(keys) != len(held):
+                    raise ValueError(f"session {key}: {len(keys)} prefixes but {len(held)} routes stored")
+                info.table(version).update(zip(keys, held))
             state._peers[key] = info
         for v, peers in (data.get("full_feed") or {}).items():
             state._declared_full_feed[int(v)] = frozenset(PeerKey(c, ip, int(a)) for c, ip, a in peers)
@@ -609,6 +665,23 @@ class RouteState:
         state._feeds_down = set(data.get("feeds_down", ()))
         state.last_ts = data.get("last_ts")
         return state
+
+
+def _column(typecode: str, values: Iterable[Any]) -> bytes:
+    """Numbers as a little-endian array column (checkpoints read the same on any machine)."""
+    column = array(typecode, values)
+    if sys.byteorder == "big":
+        column.byteswap()
+    return column.tobytes()
+
+
+def _values(typecode: str, data: bytes) -> array[Any]:
+    """Inverse of :func:`_column`."""
+    column = array(typecode)
+    column.frombytes(data)
+    if sys.byteorder == "big":
+        column.byteswap()
+    return column
 
 
 _UNSET: Any = object()

@@ -310,6 +310,7 @@ class ReplaySession:
         detectors: Sequence[Detector] = (),
         findings: str | None = None,
         checkpoint_interval: float = 300.0,
+        checkpoint_changes: int = 50_000,
         keep_all_routes: bool = False,
         log_size: int = 5000,
         tick_interval: float = 1.0,
@@ -336,7 +337,8 @@ class ReplaySession:
             try:
                 journal = workdir / "replay.journal"
                 writer = JournalWriter(
-                    journal, watchlist=watchlist, checkpoint_interval=checkpoint_interval, background=False
+                    journal, watchlist=watchlist, checkpoint_interval=checkpoint_interval,
+                    checkpoint_changes=checkpoint_changes, background=False,
                 )
                 try:
                     record_sources(
@@ -546,13 +548,16 @@ class ReplaySession:
         self.cursor = target
 
     def _refill_log(self) -> None:
-        """After a restore, fill the event log from the rows before the cursor (as recorded)."""
+        """After a restore, fill the event log from the logged rows before the cursor (as recorded).
+
+        Only rows the log shows are read (the journal marks them): a whole table's bulk rows,
+        tens of thousands of them before any checkpoint, are not even decoded.
+        """
         log = self.engine.log
         log.clear()
-        size = log.maxlen or 5000
         watchlist = self.engine.watchlist
         entries: list[LogEntry] = []
-        for row in self.reader.rows(max(0, self.cursor - size), self.cursor):
+        for row in self.reader.logged_rows(self.cursor, log.maxlen or 5000):
             event = row.event
             if isinstance(event, Finding) and self._stepper.rerun_findings:
                 continue

@@ -4,18 +4,25 @@ Layout (schema version :data:`SCHEMA_VERSION`):
 
 - ``schema_version(version, written_by, created)``: one row; a file with a newer version is
   refused rather than misread.
-- ``events(seq, batch, t, ts, kind, prefix, watch, finding_id, note, payload)``: one row per
-  event in arrival order (``seq``). ``payload`` is :func:`~tui.core.events.event_to_json`.
-  ``batch`` numbers the :meth:`JournalWriter.append` call the event came in, so a replay hands
+- ``events(seq, batch, t, ts, kind, prefix, watch, finding_id, note, logged, payload)``: one
+  row per event in arrival order (``seq``). ``payload`` is :func:`tui.journal.codec.encode_event`:
+  the event's JSON, or a packed binary form for the bulk routes of a whole table. ``batch`` numbers the :meth:`JournalWriter.append` call the event came in, so a replay hands
   the engine the same batches the live run did. ``t`` is the *replay time* of the row: the
   latest event time seen so far, shared by every row of a batch. It never goes backwards even
   when feeds deliver slightly out of order, so "everything up to time T" is always a prefix of
-  the journal. ``prefix``, ``watch``, ``finding_id`` and ``note`` (an event of note: see
-  :func:`is_of_note`) are indexed for drill-down and navigation.
-- ``checkpoints(seq, t, payload)``: zlib-compressed JSON of the engine's checkpoint (plus its
-  timeline and feed health) taken right after the row ``seq`` was applied, every
-  ``checkpoint_interval`` seconds of data time. Seeking to T = restore the last checkpoint with
-  ``t <= T``, then apply the rows after it.
+  the journal. ``prefix``, ``watch``, ``finding_id``, ``note`` (an event of note: see
+  :func:`is_of_note`) and ``logged`` (an event the event log shows: see :func:`is_logged`)
+  are indexed for drill-down, navigation and refilling the log after a seek.
+- ``checkpoints(seq, t, payload)``: the engine's checkpoint (plus its timeline and feed health)
+  taken right after the row ``seq`` was applied (:func:`tui.journal.codec.encode_checkpoint`:
+  the route table as a few compressed byte columns), whenever ``checkpoint_interval`` seconds
+  of data time or ``checkpoint_changes`` route changes passed since the previous one, whichever
+  comes first: a whole table that arrives within a minute still gets checkpoints all along it.
+  Seeking to T = restore the last checkpoint with ``t <= T``, then apply the rows after it.
+
+Journals of schema version 1 (JSON rows, JSON checkpoints of the old route mirrors) are still
+read: their rows replay as they were written; their checkpoints are passed over, so a seek
+replays from the start. They are not appended to.
 
 Durability: WAL mode with ``synchronous=NORMAL``. A WAL commit is written to the operating
 system before ``COMMIT`` returns, so killing the process (``kill -9``) loses only the open,
@@ -37,12 +44,10 @@ interleaving its batches, and a console can tell a quiet collector from one that
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from os import PathLike
@@ -52,20 +57,19 @@ from typing import Any
 from tui import __version__
 from tui.core.engine import describe
 from tui.core.events import (
+    BulkRoutes,
     DnsProbeResult,
     Event,
-    EventDecodeError,
     FeedStatus,
     Finding,
     PeerStateChanged,
     RecordRejected,
     RouteAnnounced,
     RouteWithdrawn,
-    event_from_dict,
-    event_to_json,
 )
 from tui.core.prefixes import Prefix, PrefixError
 from tui.core.watchlist import Watchlist
+from tui.journal.codec import CodecError, decode_checkpoint, decode_event, encode_checkpoint, encode_event
 
 try:
     import fcntl
@@ -81,14 +85,18 @@ __all__ = [
     "JournalWriter",
     "Row",
     "is_journal",
+    "is_logged",
     "is_of_note",
     "read_journal",
     "writer_lock_path",
     "writer_running",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bumped whenever a reader of the old layout would misread the new one."""
+
+READABLE_VERSIONS = (1, 2)
+"""Schema versions this code reads (it writes only :data:`SCHEMA_VERSION`)."""
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
@@ -105,13 +113,15 @@ CREATE TABLE events (
     watch TEXT,
     finding_id TEXT,
     note INTEGER NOT NULL DEFAULT 0,
-    payload TEXT NOT NULL
+    logged INTEGER NOT NULL DEFAULT 0,
+    payload BLOB NOT NULL
 );
 CREATE INDEX events_t ON events (t, seq);
 CREATE INDEX events_prefix ON events (prefix, t) WHERE prefix IS NOT NULL;
 CREATE INDEX events_watch ON events (watch, t) WHERE watch IS NOT NULL;
 CREATE INDEX events_finding ON events (finding_id) WHERE finding_id IS NOT NULL;
 CREATE INDEX events_note ON events (t) WHERE note = 1;
+CREATE INDEX events_logged ON events (seq) WHERE logged = 1;
 CREATE TABLE checkpoints (seq INTEGER PRIMARY KEY, t REAL NOT NULL, payload BLOB NOT NULL);
 CREATE INDEX checkpoints_t ON checkpoints (t);
 """
@@ -150,6 +160,22 @@ def is_of_note(event: Event, watchlist: Watchlist | None = None) -> bool:
     if isinstance(event, DnsProbeResult):
         return event.outcome != "ok"
     return False
+
+
+def is_logged(event: Event, watchlist: Watchlist | None = None) -> bool:
+    """Whether the event log shows ``event`` (what a seek refills it with, as the engine logs).
+
+    Route events concerning a watch (a whole table's others are not logged, see the engine),
+    session and feed changes, rejected records, findings, and DNS answers that are not ok.
+    """
+    if isinstance(event, RouteAnnounced | RouteWithdrawn):
+        if watchlist is None:
+            return True
+        as_path = event.as_path if isinstance(event, RouteAnnounced) else None
+        return bool(watchlist.relations(event.prefix)) or watchlist.is_relevant(event.prefix, as_path)
+    if isinstance(event, DnsProbeResult):
+        return event.outcome != "ok"
+    return isinstance(event, PeerStateChanged | FeedStatus | RecordRejected | Finding)
 
 
 def _index_columns(event: Event, watchlist: Watchlist | None) -> tuple[str | None, str | None, str | None]:
@@ -192,8 +218,8 @@ class Checkpoint:
     data: dict[str, Any]
 
 
-def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
-    """Refuse files that are not journals, or journals newer than this code."""
+def _check_schema(conn: sqlite3.Connection, path: Path) -> int:
+    """The journal's schema version; refuses files that are not journals, or too new or old ones."""
     try:
         row = conn.execute("SELECT version FROM schema_version").fetchone()
     except sqlite3.DatabaseError as exc:
@@ -207,8 +233,9 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
             f"{path}: journal schema version {row[0]} is newer than this watchfloor {__version__} reads "
             f"(up to {SCHEMA_VERSION}); upgrade watchfloor to read it"
         )
-    if row[0] < SCHEMA_VERSION:
-        raise JournalError(f"{path}: journal schema version {row[0]} is older than {SCHEMA_VERSION} and not supported")
+    if row[0] not in READABLE_VERSIONS:
+        raise JournalError(f"{path}: journal schema version {row[0]} is older than {READABLE_VERSIONS[0]} and not supported")
+    return int(row[0])
 
 
 class JournalWriter:
@@ -222,7 +249,9 @@ class JournalWriter:
       :meth:`attach` pointing at an engine that has just ingested the same batch.
 
     Either way a checkpoint is taken after an append that moves data time at least
-    ``checkpoint_interval`` seconds past the previous checkpoint (never mid-batch), and on close.
+    ``checkpoint_interval`` seconds past the previous checkpoint, or that brings the route
+    changes since it (a route event is one; bulk routes count each prefix) to
+    ``checkpoint_changes``; never mid-batch, and on close.
     """
 
     def __init__(
@@ -231,6 +260,7 @@ class JournalWriter:
         *,
         watchlist: Watchlist | None = None,
         checkpoint_interval: float = 300.0,
+        checkpoint_changes: int = 50_000,
         commit_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         background: bool = True,
@@ -239,6 +269,7 @@ class JournalWriter:
         self.path = Path(path)
         self.watchlist = watchlist
         self.checkpoint_interval = checkpoint_interval
+        self.checkpoint_changes = checkpoint_changes
         self.commit_interval = commit_interval
         self._clock = clock
         self._lock = threading.RLock()
@@ -259,8 +290,11 @@ class JournalWriter:
                     "INSERT INTO schema_version VALUES (?, ?, ?)", (SCHEMA_VERSION, f"watchfloor {__version__}", time.time())
                 )
                 self._conn.execute("COMMIT")
-            else:
-                _check_schema(self._conn, self.path)
+            elif _check_schema(self._conn, self.path) != SCHEMA_VERSION:
+                raise JournalError(
+                    f"{self.path}: written by an older watchfloor (journal schema version 1); it can be read "
+                    "and replayed, not appended to: give this run a new journal"
+                )
         except sqlite3.DatabaseError as exc:
             self._writer_lock.release()
             raise JournalError(f"{self.path}: cannot open the journal for writing: {exc}") from None
@@ -273,6 +307,8 @@ class JournalWriter:
         self.last_t: float | None = last[2]
         cp = self._conn.execute("SELECT max(t) FROM checkpoints").fetchone()[0]
         self._next_checkpoint_t: float | None = None if cp is None else cp + checkpoint_interval
+        self._changes = 0
+        """Route changes appended since the last checkpoint."""
         self.appended = 0
         """Events appended by this writer (committed or not)."""
         self.committed = 0
@@ -301,20 +337,29 @@ class JournalWriter:
                 batch_t = max(batch_t, self.last_t)
             self._batch += 1
             rows = []
+            watchlist = self.watchlist
             for event in events:
                 self.last_seq += 1
-                prefix, watch, finding_id = _index_columns(event, self.watchlist)
+                if event.__class__ is BulkRoutes:
+                    # A whole table's routes: nothing to index, never of note, never logged.
+                    self._changes += len(event.announced) + len(event.withdrawn)  # type: ignore[union-attr]
+                    rows.append((self.last_seq, self._batch, batch_t, event.ts, "bulk", None, None, None, 0, 0, encode_event(event)))
+                    continue
+                self._changes += 1
+                prefix, watch, finding_id = _index_columns(event, watchlist)
                 rows.append(
                     (self.last_seq, self._batch, batch_t, event.ts, event.KIND, prefix, watch, finding_id,
-                     1 if is_of_note(event, self.watchlist) else 0, event_to_json(event))
+                     1 if is_of_note(event, watchlist) else 0, 1 if is_logged(event, watchlist) else 0,
+                     encode_event(event))
                 )
             self._begin()
-            self._conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             self.appended += len(rows)
             self.last_t = batch_t
             if self._next_checkpoint_t is None:
                 self._next_checkpoint_t = batch_t + self.checkpoint_interval
-            elif batch_t >= self._next_checkpoint_t and self._checkpoint_source is not None:
+            due = batch_t >= self._next_checkpoint_t or self._changes >= self.checkpoint_changes
+            if due and self._checkpoint_source is not None:
                 self._write_checkpoint()
             if self._clock() - self._last_commit >= self.commit_interval:
                 self._commit()
@@ -343,10 +388,11 @@ class JournalWriter:
 
     def _write_checkpoint(self) -> None:
         assert self._checkpoint_source is not None and self.last_t is not None
-        payload = zlib.compress(json.dumps(self._checkpoint_source(), separators=(",", ":")).encode(), 1)
+        payload = encode_checkpoint(self._checkpoint_source())
         self._conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (self.last_seq, self.last_t, payload))
         self.checkpoints += 1
         self._next_checkpoint_t = self.last_t + self.checkpoint_interval
+        self._changes = 0
 
     # -- transactions ---------------------------------------------------------------------------
 
@@ -481,7 +527,8 @@ class JournalReader:
             raise JournalError(f"{self.path}: not a watchfloor journal (not an SQLite file)")
         try:
             self._conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, check_same_thread=False)
-            _check_schema(self._conn, self.path)
+            self.version = _check_schema(self._conn, self.path)
+            """The journal's schema version (1 is read without its checkpoints)."""
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path}: cannot open the journal: {exc}") from None
 
@@ -539,10 +586,10 @@ class JournalReader:
         for seq, batch, t, payload in self._conn.execute(sql, params):
             yield Row(seq, batch, t, self._decode(seq, payload))
 
-    def _decode(self, seq: int, payload: str) -> Event:
+    def _decode(self, seq: int, payload: bytes | str) -> Event:
         try:
-            return event_from_dict(json.loads(payload))
-        except (ValueError, EventDecodeError) as exc:
+            return decode_event(payload)
+        except CodecError as exc:
             raise JournalError(f"{self.path}: event #{seq} cannot be read: {exc}") from None
 
     def batches(self) -> Iterator[list[Event]]:
@@ -561,17 +608,31 @@ class JournalReader:
     # -- checkpoints ----------------------------------------------------------------------------
 
     def checkpoint_at_or_before(self, seq: int) -> Checkpoint | None:
-        """The latest checkpoint taken at or before row ``seq``."""
+        """The latest checkpoint taken at or before row ``seq`` (none in a version 1 journal:
+        its checkpoints hold the old route mirrors, so a seek replays its rows instead)."""
+        if self.version < 2:
+            return None
         row = self._conn.execute(
             "SELECT seq, t, payload FROM checkpoints WHERE seq <= ? ORDER BY seq DESC LIMIT 1", (seq,)
         ).fetchone()
         if row is None:
             return None
         try:
-            data = json.loads(zlib.decompress(row[2]))
-        except (zlib.error, ValueError) as exc:
+            data = decode_checkpoint(row[2])
+        except CodecError as exc:
             raise JournalError(f"{self.path}: checkpoint at event #{row[0]} is damaged: {exc}") from None
         return Checkpoint(row[0], row[1], data)
+
+    def logged_rows(self, before_seq: int, count: int) -> list[Row]:
+        """The last ``count`` rows the event log shows (``logged``) at or before row ``before_seq``,
+        in order: what a seek refills the log with, without reading the table's bulk rows."""
+        if self.version < 2:
+            return list(self.rows(max(0, before_seq - count), before_seq))
+        found = self._conn.execute(
+            "SELECT seq, batch, t, payload FROM events WHERE logged = 1 AND seq <= ? ORDER BY seq DESC LIMIT ?",
+            (before_seq, count),
+        ).fetchall()
+        return [Row(seq, batch, t, self._decode(seq, payload)) for seq, batch, t, payload in reversed(found)]
 
     def checkpoint_count(self) -> int:
         """Number of stored checkpoints."""
