@@ -444,10 +444,14 @@ class Engine:
 
     # -- checkpoints ----------------------------------------------------------------------------
 
-    def checkpoint(self) -> dict[str, Any]:
-        """Everything needed to resume at this point (route table, detectors, findings)."""
+    def checkpoint(self, *, with_table: bool = True) -> dict[str, Any]:
+        """Everything needed to resume at this point (route table, detectors, findings).
+
+        ``with_table=False`` leaves the route table out (``"state"``): for a caller that keeps
+        a copy of the table itself (:meth:`restore` then takes it as ``state``).
+        """
         return {
-            "state": self.state.to_snapshot(),
+            **({"state": self.state.to_snapshot()} if with_table else {}),
             "origin_kept": sorted(str(p) for p in self._origin_kept),
             "detectors": {d.name: d.snapshot() for d in self.detectors},
             "findings": [event_to_dict(f) for f in self.findings.values()],
@@ -455,9 +459,13 @@ class Engine:
             "last_event_ts": self.last_event_ts,
         }
 
-    def restore(self, data: dict[str, Any]) -> None:
-        """Resume from a :meth:`checkpoint`; the timeline and log are the caller's to refill."""
-        self.state = RouteState.from_snapshot(data["state"])
+    def restore(self, data: dict[str, Any], state: RouteState | None = None) -> None:
+        """Resume from a :meth:`checkpoint`; the timeline and log are the caller's to refill.
+
+        ``state``, when given, is the route table of that checkpoint already rebuilt (a replay
+        keeps the last few it restored): ``data["state"]`` is then not read.
+        """
+        self.state = state if state is not None else RouteState.from_snapshot(data["state"])
         self._origin_kept = {Prefix.parse(p) for p in data.get("origin_kept", ())}
         for detector in self.detectors:
             detector.restore(data.get("detectors", {}).get(detector.name, {}))

@@ -566,6 +566,19 @@ class RouteState:
 
     # -- checkpoints ----------------------------------------------------------------------------
 
+    def copy(self) -> RouteState:
+        """An independent copy (the route objects are immutable and shared): a cached restore."""
+        other = RouteState()
+        other._peers = {
+            key: PeerInfo(info.key, info.status, info.source, info.since, info.last_seen, info.v4.copy(), info.v6.copy())
+            for key, info in self._peers.items()
+        }
+        other._declared_full_feed = dict(self._declared_full_feed)
+        other._full_feed_basis = dict(self._full_feed_basis)
+        other._feeds_down = set(self._feeds_down)
+        other.last_ts = self.last_ts
+        return other
+
     def to_snapshot(self) -> dict[str, Any]:
         """The whole state as data for a journal checkpoint (JSON-compatible but for ``bytes``).
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import OrderedDict
 import re
 import shutil
 import tempfile
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.core.clock import MAX_SPEED, VirtualClock, format_time
+from tui.core.memory import paused_collection
 from tui.core.engine import Detector, Engine, FeedHealth, LogEntry, describe
 from tui.core.events import (
     DnsProbeResult,
@@ -50,8 +52,9 @@ from tui.core.events import (
     RouteWithdrawn,
 )
 from tui.core.prefixes import Prefix
+from tui.core.routes import RouteState
 from tui.core.watchlist import Watchlist
-from tui.journal.store import JournalReader, JournalWriter, is_journal
+from tui.journal.store import JournalReader, JournalWriter, checkpoint_of, is_journal
 
 __all__ = [
     "ReplaySession",
@@ -270,6 +273,37 @@ def record_batches(
 # -- the session --------------------------------------------------------------------------------
 
 
+RESTORED_ROUTES = 3_000_000
+"""Routes kept in memory across the checkpoints a session restored (about 50 bytes each)."""
+
+
+class RestoredCheckpoints:
+    """The last checkpoints a replay restored, rebuilt, so that going back to one is a copy.
+
+    Rebuilding a whole table from a checkpoint costs a pass over each of its routes (most of a
+    seek's time); copying the tables of one already rebuilt is one C-level copy per table. The
+    oldest are dropped once more than :data:`RESTORED_ROUTES` routes are kept.
+    """
+
+    def __init__(self, budget: int = RESTORED_ROUTES) -> None:
+        self.budget = budget
+        self._kept: OrderedDict[int, tuple[dict[str, Any], RouteState]] = OrderedDict()
+
+    def has(self, seq: int) -> bool:
+        """Whether the checkpoint at row ``seq`` is kept."""
+        return seq in self._kept
+
+    def take(self, seq: int) -> tuple[dict[str, Any], RouteState] | None:
+        """The checkpoint at row ``seq`` as kept (its data less the table, and the table), or None."""
+        return self._kept.pop(seq, None)
+
+    def keep(self, seq: int, data: dict[str, Any], table: RouteState) -> None:
+        """Keep the checkpoint at row ``seq`` (the most recently used)."""
+        self._kept[seq] = (data, table)
+        while len(self._kept) > 1 and sum(t.route_count() for _, t in self._kept.values()) > self.budget:
+            self._kept.popitem(last=False)
+
+
 class ReplaySession:
     """A journal played back through an :class:`Engine` under a :class:`VirtualClock`.
 
@@ -297,6 +331,8 @@ class ReplaySession:
         self.cursor = 0
         """Sequence number of the last row applied (0: none)."""
         self._stepper = Stepper(engine, clock, tick_interval=tick_interval, rerun_findings=rerun_findings)
+        self._restored = RestoredCheckpoints()
+        self._checkpoint_rows = reader.checkpoint_rows()
         self._workdir = workdir
         bounds = reader.bounds()
         self.last_seq = bounds[2] if bounds else 0
@@ -384,6 +420,7 @@ class ReplaySession:
             self.clock.start = self.clock.position = bounds[0]
         self.last_seq = bounds[2]
         self.clock.end = bounds[1]
+        self._checkpoint_rows = self.reader.checkpoint_rows()
         return True
 
     # -- controls -------------------------------------------------------------------------------
@@ -503,15 +540,15 @@ class ReplaySession:
         if target == self.cursor:
             return
         if target < self.cursor:
-            checkpoint = self.reader.checkpoint_at_or_before(target) if target else None
-            if checkpoint is None:
+            position = self.reader.checkpoint_position(target) if target else None
+            if position is None:
                 self._reset()
             else:
-                self._restore(checkpoint)
+                self._restore(*position)
         elif jump and target - self.cursor > JUMP_ROWS:
-            checkpoint = self.reader.checkpoint_at_or_before(target)
-            if checkpoint is not None and checkpoint.seq > self.cursor + JUMP_ROWS:
-                self._restore(checkpoint)
+            position = self.reader.checkpoint_position(target)
+            if position is not None and position[0] > self.cursor + JUMP_ROWS:
+                self._restore(*position)
         self._apply_rows(target)
 
     def _reset(self) -> None:
@@ -519,15 +556,27 @@ class ReplaySession:
         self.cursor = 0
         self._stepper.restored_at(None)
 
-    def _restore(self, checkpoint: Any) -> None:
-        data = checkpoint.data
+    def _restore(self, seq: int, t: float) -> None:
+        """Put the engine in the state of the checkpoint at row ``seq`` (replay time ``t``)."""
+        cached = self._restored.take(seq)
+        if cached is None:
+            checkpoint = self.reader.checkpoint_at_or_before(seq)
+            assert checkpoint is not None and checkpoint.seq == seq
+            data = checkpoint.data
+            with paused_collection():
+                table = RouteState.from_snapshot(data["engine"]["state"])
+            # What the rest of a restore needs; the table's own columns are not kept twice.
+            data["engine"] = {k: v for k, v in data["engine"].items() if k != "state"}
+        else:
+            data, table = cached
+        self._restored.keep(seq, data, table)
         self.engine.reset()
-        self.engine.restore(data["engine"])
+        self.engine.restore(data["engine"], state=table.copy())
         self.engine.timeline.restore(data.get("timeline", {}))
         self.engine.feeds = {h["name"]: FeedHealth(**h) for h in data.get("feeds", ())}
         self.engine.counters.update(data.get("counters", {}))
-        self.cursor = checkpoint.seq
-        self._stepper.restored_at(checkpoint.t)
+        self.cursor = seq
+        self._stepper.restored_at(t)
         self._refill_log()
 
     def _apply_rows(self, target: int) -> None:
@@ -537,15 +586,27 @@ class ReplaySession:
         group: list[Event] = []
         group_batch: int | None = None
         group_t = 0.0
+        group_end = self.cursor
         for row in self.reader.rows(self.cursor, target):
             if row.batch != group_batch and group:
                 self._stepper.apply(group, group_t)
+                self._passed(group_end, group_t)
                 group = []
-            group_batch, group_t = row.batch, row.t
+            group_batch, group_t, group_end = row.batch, row.t, row.seq
             group.append(row.event)
         if group:
             self._stepper.apply(group, group_t)
+            self._passed(group_end, group_t)
         self.cursor = target
+
+    def _passed(self, seq: int, t: float) -> None:
+        """The engine is now right after row ``seq``: at a checkpoint, keep a copy of its state.
+
+        Playing through a checkpoint costs a copy of the tables; seeking back to it later is
+        then as cheap, instead of rebuilding the table from the journal.
+        """
+        if seq in self._checkpoint_rows and not self._restored.has(seq):
+            self._restored.keep(seq, checkpoint_of(self.engine, with_table=False), self.engine.state.copy())
 
     def _refill_log(self) -> None:
         """After a restore, fill the event log from the logged rows before the cursor (as recorded).

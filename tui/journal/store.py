@@ -84,6 +84,7 @@ __all__ = [
     "JournalReader",
     "JournalWriter",
     "Row",
+    "checkpoint_of",
     "is_journal",
     "is_logged",
     "is_of_note",
@@ -368,16 +369,7 @@ class JournalWriter:
 
     def attach(self, engine: Any) -> None:
         """Take checkpoints from ``engine`` (its state must include every appended event)."""
-
-        def source() -> dict[str, Any]:
-            return {
-                "engine": engine.checkpoint(),
-                "timeline": engine.timeline.to_snapshot(),
-                "feeds": [asdict(h) for h in engine.feeds.values()],
-                "counters": dict(engine.counters),
-            }
-
-        self._checkpoint_source = source
+        self._checkpoint_source = lambda: checkpoint_of(engine)
 
     def checkpoint(self) -> None:
         """Store a checkpoint now (after the last appended event)."""
@@ -447,6 +439,16 @@ class JournalWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def checkpoint_of(engine: Any, *, with_table: bool = True) -> dict[str, Any]:
+    """What a journal checkpoint holds of ``engine``: its own checkpoint, timeline, feeds, counters."""
+    return {
+        "engine": engine.checkpoint(with_table=with_table),
+        "timeline": engine.timeline.to_snapshot(),
+        "feeds": [asdict(h) for h in engine.feeds.values()],
+        "counters": dict(engine.counters),
+    }
 
 
 def writer_lock_path(path: str | PathLike[str]) -> Path:
@@ -606,6 +608,21 @@ class JournalReader:
             yield current
 
     # -- checkpoints ----------------------------------------------------------------------------
+
+    def checkpoint_rows(self) -> set[int]:
+        """The rows checkpoints were taken after (none for a version 1 journal)."""
+        if self.version < 2:
+            return set()
+        return {seq for (seq,) in self._conn.execute("SELECT seq FROM checkpoints")}
+
+    def checkpoint_position(self, seq: int) -> tuple[int, float] | None:
+        """(row, replay time) of the latest checkpoint at or before row ``seq``, without loading it."""
+        if self.version < 2:
+            return None
+        row = self._conn.execute(
+            "SELECT seq, t FROM checkpoints WHERE seq <= ? ORDER BY seq DESC LIMIT 1", (seq,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
 
     def checkpoint_at_or_before(self, seq: int) -> Checkpoint | None:
         """The latest checkpoint taken at or before row ``seq`` (none in a version 1 journal:
