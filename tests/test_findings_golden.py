@@ -69,7 +69,8 @@ def test_findings_unchanged(name, relative, spec):
     found = findings_of(shared_file(relative), spec)
     golden = GOLDEN / f"{name}.json.gz"
     if os.environ.get("WATCHFLOOR_UPDATE_GOLDEN"):
-        data = json.dumps(found, sort_keys=True, indent=0).encode()
+        # Written in a canonical order, so that the diff of a deliberate change shows only it.
+        data = json.dumps(sorted(found, key=lambda f: json.dumps(f, sort_keys=True)), sort_keys=True, indent=0).encode()
         golden.write_bytes(gzip.compress(data, 9, mtime=0))
     expected = json.loads(gzip.decompress(golden.read_bytes()))
     assert found, f"{name}: no findings at all: the case no longer exercises the detectors"

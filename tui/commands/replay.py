@@ -157,8 +157,13 @@ def play_headless(session: Any, out: TextIO, *, start: float | None, until: floa
     session.clock.speed = MAX_SPEED
     session.play()
     printed = 0
+    ended = False
     while True:
         session.step(0.0)
+        if not session.clock.playing and not ended:
+            # What the window stops in the middle of: pending and still-open findings.
+            engine.ending(session.clock.end, session.ending)
+            ended = True
         for entry in engine.log:
             if jsonl:
                 out.write(json.dumps(log_json(entry), separators=(",", ":")) + "\n")
@@ -166,7 +171,7 @@ def play_headless(session: Any, out: TextIO, *, start: float | None, until: floa
                 out.write(log_line(entry) + "\n")
             printed += 1
         engine.log.clear()
-        if not session.clock.playing:
+        if ended:
             break
     out.flush()
     return printed

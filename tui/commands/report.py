@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc), EXIT_INPUT) from None
     try:
         data = collect_report_data(reader, config.watchlist(), start, until)
+        data.ongoing = ongoing_at_end(args.journal, config.watchlist(), data.until)
     except JournalError as exc:
         raise CommandError(str(exc), EXIT_INPUT) from None
     finally:
@@ -113,6 +114,8 @@ class ReportData:
         self.dns: list[DnsProbeResult] = []
         self.events_in_window = 0
         self.kinds: Counter[str] = Counter()
+        self.ongoing: list[Finding] = []
+        """What is under way at the window's end (:meth:`tui.core.engine.Engine.ending`)."""
 
 
 def collect_report_data(reader: Any, watchlist: Any, start: float | None, until: float | None) -> ReportData:
@@ -181,6 +184,21 @@ def collect_report_data(reader: Any, watchlist: Any, start: float | None, until:
         if not series or series[0][0] > lo:
             series.insert(0, (lo, series[0][1] if series else engine.visibility(prefix).ratio))
     return data
+
+
+def ongoing_at_end(journal: Any, watchlist: Any, until: float) -> list[Finding]:
+    """The findings open and pending at ``until``, as the detectors judge it replaying the journal.
+
+    The recorded findings say what opened; a drop or an outage the window ends in the middle of
+    (shorter than ``min_duration`` by then) is only known by running the detectors up to there.
+    """
+    from tui.core.detectors import default_detectors
+    from tui.journal.replay import ReplaySession
+
+    with ReplaySession.open(journal, watchlist, detectors=default_detectors(watchlist)) as session:
+        session.clock.end = min(session.clock.end, max(until, session.clock.start))
+        session.seek(session.clock.end)
+        return session.engine.ending(session.clock.end, session.ending)
 
 
 def _prefixes_to_chart(data: ReportData, watchlist: Any, limit: int = 6) -> list[Prefix]:
@@ -308,6 +326,18 @@ def build_report(data: ReportData, *, journal: str = "", width: int = 100) -> st
             add("")
             out.extend(evidence)
             add("")
+    add("## Under way at the end of the window")
+    add("")
+    if not data.ongoing:
+        add("Nothing: every finding had closed, and no condition was pending.")
+    else:
+        add("Open findings, and conditions not yet long enough to be findings (`pending`), as the window ends.")
+        add("")
+        add("| state | severity | watch | finding | subject | since | summary |")
+        add("|---|---|---|---|---|---|---|")
+        for f in data.ongoing:
+            add(f"| {f.state} | {f.severity} | {md(f.watch)} | {md(f.kind)} | {md(f.subject)} | {_iso(f.started)} | {md(f.summary)} |")
+    add("")
     add("## Timeline")
     add("")
     in_window = [f for f in data.findings if data.start <= f.ts <= data.until]

@@ -291,8 +291,12 @@ class WatchfloorApp(App[int]):
         self.engine.ingest([FeedStatus(self._wall_clock(), feed, "down", detail)])
 
     def on_replay_ended(self, _message: ReplayEnded) -> None:
-        """Say so: the bar alone is easy to miss."""
-        self.notify("end of the replay window (g to jump, [ ] to step)", timeout=4)
+        """Say so (the bar alone is easy to miss), and log what the window stops in the middle of."""
+        assert self.replay is not None
+        ongoing = self.engine.ending(self.replay.end, getattr(self.replay, "ending", "data"))
+        note = f"; {len(ongoing)} findings ongoing at its end (see the event log)" if ongoing else ""
+        self.notify(f"end of the replay window{note} (g to jump, [ ] to step)", timeout=4)
+        self.redraw_now()
 
     # -- actions ----------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "VirtualClock", "FixedClock", "SPEEDS", "MAX_SPEED", "format_time"]
+__all__ = ["Clock", "SystemClock", "VirtualClock", "FixedClock", "SPEEDS", "MAX_SPEED", "format_duration", "format_time"]
 
 MAX_SPEED = math.inf
 """Replay speed meaning "as fast as events can be applied"."""
@@ -106,3 +106,18 @@ def format_time(ts: float, *, precise: bool = False) -> str:
     if not precise or moment.microsecond == 0:
         moment = moment.replace(microsecond=0)
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def format_duration(seconds: float) -> str:
+    """``3h02m``, ``5m12s``, ``42s``."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"

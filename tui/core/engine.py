@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from tui.core.aspath import format_origin, format_path
-from tui.core.clock import Clock
+from tui.core.clock import Clock, format_duration
 from tui.core.events import (
     BulkRoutes,
     DnsProbeResult,
@@ -430,6 +430,31 @@ class Engine:
         severity, kind, watch, subject, text = describe(event, self.watchlist, relations)
         prefix = getattr(event, "prefix", None)
         self.log.append(LogEntry(event.ts, severity, kind, watch, subject, text, prefix, event))
+
+    def ending(self, now: float, what: str = "data") -> list[Finding]:
+        """What is under way when the data (or a replay window: ``what="window"``) ends at ``now``.
+
+        Open findings come out as ``ongoing`` and conditions not yet long enough to be findings
+        (a drop or an outage shorter than ``min_duration``) as ``pending``, each summary saying
+        ``ongoing at end of data (for 12s)``. They go to the event log and are returned; they
+        are not findings the engine keeps, nor recorded: a replay reaching the same end says the
+        same again. A reviewer sees what the window stops in the middle of.
+        """
+        found: list[Finding] = []
+        for detector in self.detectors:
+            pending = getattr(detector, "pending", None)
+            if pending is not None:
+                found.extend(pending(self, now))
+        found += [replace(f, ts=now, state="ongoing") for f in self.open_findings()]
+        out = [
+            replace(f, summary=f"{f.summary}; ongoing at end of {what} (for {format_duration(now - f.started)})")
+            for f in sorted(found, key=lambda f: (-Severity.RANK.get(f.severity, 0), f.started, f.finding_id))
+        ]
+        for finding in out:
+            self._log(finding)
+        if out:
+            self.revision += 1
+        return out
 
     # -- reading --------------------------------------------------------------------------------
 

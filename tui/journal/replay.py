@@ -411,6 +411,13 @@ class ReplaySession:
         """Where the clock is."""
         return self.clock.position
 
+    @property
+    def ending(self) -> str:
+        """What the window's end is: ``"data"`` (the journal's last row) or ``"window"`` (an earlier
+        ``--until``), for the summaries of what is still under way there (:meth:`Engine.ending`)."""
+        bounds = self.reader.bounds()
+        return "window" if bounds is not None and self.clock.end < bounds[1] else "data"
+
     def refresh(self) -> bool:
         """Pick up rows a writer appended since (``attach``); True when the journal grew."""
         bounds = self.reader.bounds()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tui.core.aspath import format_path, origin_of
+from tui.core.clock import format_duration
 from tui.core.engine import ALL_PREFIXES, Change, EngineView
 from tui.core.events import (
     Event,
@@ -116,21 +117,6 @@ def origin_text(origin: Origin | None) -> str:
 def peer_text(peer: PeerKey) -> str:
     """``rrc00 192.0.2.1 AS64500`` (the form evidence lists use)."""
     return f"{peer.collector} {peer.peer_ip} AS{peer.peer_asn}"
-
-
-def format_duration(seconds: float) -> str:
-    """``3h02m``, ``5m12s``, ``42s``."""
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
 
 
 def summarise_update(event: Event) -> str:
@@ -236,6 +222,21 @@ class FindingBook:
                 if done is not None:
                     closed.append(done)
         return closed
+
+    @staticmethod
+    def pending(
+        ts: float, *, kind: str, watch: str, subject: str, severity: str, summary: str, evidence: dict[str, Any],
+        started: float,
+    ) -> Finding:
+        """A finding that would open if its condition lasted (state ``pending``), as of ``ts``.
+
+        Not kept: what the end of the data shows of a condition it cut short (see
+        :meth:`tui.core.engine.Engine.ending`). Its id is the one the finding would have had.
+        """
+        return Finding(
+            ts, f"{kind}:{watch}:{subject}:{started:.3f}", watch, kind, severity, "pending", subject, summary,
+            started, tuple(evidence.items()),
+        )
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Open findings as JSON-compatible data."""
@@ -412,6 +413,19 @@ class RoutingDetector:
         out: list[Finding] = []
         self.fire(now, out)
         return out
+
+    def pending(self, view: EngineView, now: float) -> list[Finding]:
+        """Conditions seen but not yet long enough to be findings, as ``pending`` findings.
+
+        Asked at the end of the data (or of a replay window): a reviewer must see an outage
+        the data stops in the middle of, not wait for ``min_duration`` that never comes.
+        """
+        self._look(view)
+        return self.pending_own(now)
+
+    def pending_own(self, now: float) -> list[Finding]:
+        """The subclass's pending conditions at ``now`` (none by default)."""
+        return []
 
     def snapshot(self) -> dict[str, Any]:
         """Open findings and the subclass's own state (the routes are the engine's)."""

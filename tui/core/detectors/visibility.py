@@ -25,6 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from tui.core.clock import format_time
 from tui.core.events import Event, Finding, PeerStateChanged, RouteAnnounced, RouteWithdrawn, Severity
 from tui.core.prefixes import Prefix
 from tui.core.watchlist import Thresholds
@@ -266,7 +267,7 @@ class VisibilityDetector(RoutingDetector):
         inside = f" (inside {subject.parent})" if subject.parent else ""
         self.emit(out, self.findings.raise_(
             when, kind="outage", watch=subject.watch, subject=str(subject.prefix), severity=Severity.CRITICAL,
-            summary=f"outage: no full-feed peer sees {subject.prefix}{inside} ({full} up) since {since:.0f}",
+            summary=f"outage: no full-feed peer sees {subject.prefix}{inside} ({full} up) since {format_time(since)}",
             evidence=self._evidence(subject, self.watchlist.thresholds(subject.watch).visibility_warn),
             started=since,
         ))
@@ -291,6 +292,35 @@ class VisibilityDetector(RoutingDetector):
             "covering_routes": self.table.covering(subject.prefix),
             "updates": list(subject.recent),
         }
+
+    # -- the end of the data --------------------------------------------------------------------
+
+    def pending_own(self, now: float) -> list[Finding]:
+        """Drops and outages under way but shorter than ``min_duration`` at ``now``."""
+        out = []
+        for subject in self.subjects.values():
+            th = self.watchlist.thresholds(subject.watch)
+            inside = f" (inside {subject.parent})" if subject.parent else ""
+            visible, full = subject.last
+            needs = f"not yet the {format_duration(th.min_duration)} a finding needs"
+            pending = subject.pending
+            if pending is not None:
+                limit = th.visibility_critical if pending["level"] == _CRIT else th.visibility_warn
+                evidence = self._evidence(subject, limit)
+                evidence["lowest_ratio"] = round(pending["lowest"], 4)
+                ratio = visible / full if full else 0.0
+                out.append(self.findings.pending(
+                    now, kind="visibility", watch=subject.watch, subject=str(subject.prefix), severity=pending["level"],
+                    summary=f"{subject.prefix}{inside} visibility {visible}/{full} ({ratio:.0%}) below {limit:.0%}, {needs}",
+                    evidence=evidence, started=pending["since"],
+                ))
+            if subject.outage_since is not None:
+                out.append(self.findings.pending(
+                    now, kind="outage", watch=subject.watch, subject=str(subject.prefix), severity=Severity.CRITICAL,
+                    summary=f"outage: no full-feed peer sees {subject.prefix}{inside} ({full} up), {needs}",
+                    evidence=self._evidence(subject, th.visibility_warn), started=subject.outage_since,
+                ))
+        return out
 
     # -- checkpoints ----------------------------------------------------------------------------
 
