@@ -3,10 +3,11 @@
 Every event travels as one message whose payload is :func:`~tui.core.events.event_to_json`.
 Subjects say what kind of thing it is, so a console can subscribe to part of the stream::
 
-    <root>.route.<collector>     announce, withdraw, peer_state, peer_seen (BGP collector, e.g. rrc00)
+    <root>.route.<collector>     announce, withdraw, bulk, peer_state, peer_seen (BGP collector, e.g. rrc00)
     <root>.route._full_feed      full_feed declarations (they span collectors)
     <root>.dns.<zone>            DNS probe results; dots become underscores, "kp." -> "kp"
     <root>.finding.<watch>       detector findings
+    <root>.watch.<watch>         a watch grown by RIPEstat (watch_expanded: an ASN's or country's prefixes)
     <root>.feed.<feed>           feed health and rejected records
     <root>.heartbeat.<instance>  a collector saying it is alive (see :class:`Heartbeat`)
 
@@ -28,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tui.core.events import (
+    BulkRoutes,
     DnsProbeResult,
     Event,
     FeedStatus,
@@ -38,6 +40,7 @@ from tui.core.events import (
     RecordRejected,
     RouteAnnounced,
     RouteWithdrawn,
+    WatchExpanded,
 )
 
 __all__ = [
@@ -169,8 +172,10 @@ def _zone_token(zone: str) -> str:
 
 def subject_for(event: Event, root: str = DEFAULT_ROOT) -> str:
     """The subject ``event`` is published on (see the module docstring)."""
-    if isinstance(event, RouteAnnounced | RouteWithdrawn | PeerStateChanged | PeerSeen):
+    if isinstance(event, RouteAnnounced | RouteWithdrawn | BulkRoutes | PeerStateChanged | PeerSeen):
         return f"{root}.route.{subject_token(event.collector)}"
+    if isinstance(event, WatchExpanded):
+        return f"{root}.watch.{subject_token(event.watch)}"
     if isinstance(event, FullFeedPeers):
         return f"{root}.route._full_feed"
     if isinstance(event, DnsProbeResult):

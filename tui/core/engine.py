@@ -46,6 +46,7 @@ from tui.core.events import (
     RouteSnapshot,
     RouteWithdrawn,
     Severity,
+    WatchExpanded,
     event_from_dict,
     event_to_dict,
 )
@@ -314,6 +315,12 @@ class Engine:
             health.rejected += 1
             self._log(event)
             return True
+        if isinstance(event, WatchExpanded):
+            # The watchlist is the config plus these, in order: what a replay rebuilds.
+            added = self.watchlist.expand(event.watch, event.prefixes, event.reason)
+            touched.update(added)
+            self._log(event)
+            return True
         if isinstance(event, DnsProbeResult):
             # The checks ran (whatever they found): failures of servers are findings, not feed trouble.
             self.feeds["dns"].state = "up"
@@ -478,6 +485,7 @@ class Engine:
         return {
             **({"state": self.state.to_snapshot()} if with_table else {}),
             "origin_kept": sorted(str(p) for p in self._origin_kept),
+            "expansions": [[w, reason, [str(p) for p in prefixes]] for w, reason, prefixes in self.watchlist.expansions()],
             "detectors": {d.name: d.snapshot() for d in self.detectors},
             "findings": [event_to_dict(f) for f in self.findings.values()],
             "dns": [event_to_dict(r) for r in self.dns.values()],
@@ -492,6 +500,9 @@ class Engine:
         """
         self.state = state if state is not None else RouteState.from_snapshot(data["state"])
         self._origin_kept = {Prefix.parse(p) for p in data.get("origin_kept", ())}
+        self.watchlist.clear_expansions()
+        for watch, reason, prefixes in data.get("expansions", ()):
+            self.watchlist.expand(watch, [Prefix.parse(p) for p in prefixes], reason)
         for detector in self.detectors:
             detector.restore(data.get("detectors", {}).get(detector.name, {}))
         self.findings = {}
@@ -509,6 +520,7 @@ class Engine:
         """Forget all state (before replaying from the start)."""
         self.state = RouteState()
         self._origin_kept = set()
+        self.watchlist.clear_expansions()
         self.timeline.clear()
         self.log.clear()
         self.findings.clear()
@@ -554,6 +566,10 @@ def describe(event: Event, watchlist: Watchlist, relations: Sequence[Any] = ()) 
         return severity, "feed", "", event.feed, text
     if isinstance(event, RecordRejected):
         return Severity.WARNING, "rejected", "", event.feed, f"{event.feed}: bad record at {event.location}: {event.reason}"
+    if isinstance(event, WatchExpanded):
+        shown = ", ".join(str(p) for p in event.prefixes[:3]) + (", ..." if len(event.prefixes) > 3 else "")
+        text = f"watch {event.watch}: {len(event.prefixes)} prefixes of {event.reason} ({shown})"
+        return Severity.INFO, "watch", event.watch, event.reason, text
     if isinstance(event, DnsProbeResult):
         watch = ", ".join(watchlist.zones().get(event.zone, []))
         rtt = f" {event.latency * 1000:.0f} ms" if event.latency is not None else ""

@@ -29,6 +29,7 @@ __all__ = [
     "FeedStatus",
     "RouteSnapshot",
     "RecordRejected",
+    "WatchExpanded",
     "DnsProbeResult",
     "Finding",
     "Severity",
@@ -268,6 +269,25 @@ class RecordRejected:
 
 
 @dataclass(frozen=True, slots=True)
+class WatchExpanded:
+    """``prefixes`` join watch ``watch``, found for one of its ASNs or countries (``reason``).
+
+    RIPEstat turns ``asns = [131279]`` and ``countries = ["KP"]`` into prefixes when the live
+    feeds start. The watchlist an engine judges with is its configuration plus these events, in
+    the order they came: journaled and published like any event, they make a replay, a seek or
+    an attached console watch exactly what the live run watched at that moment.
+    """
+
+    ts: float
+    watch: str
+    prefixes: tuple[Prefix, ...]
+    reason: str
+    """``"AS131279"`` (announced by it) or ``"country KP"``."""
+    source: str = ""
+    KIND: ClassVar[str] = "watch_expanded"
+
+
+@dataclass(frozen=True, slots=True)
 class DnsProbeResult:
     """One DNS query to one server address over one transport, and what came back.
 
@@ -333,6 +353,7 @@ Event = (
     | FeedStatus
     | RouteSnapshot
     | RecordRejected
+    | WatchExpanded
     | DnsProbeResult
     | Finding
 )
@@ -348,6 +369,7 @@ EVENT_TYPES: dict[str, type] = {
         FullFeedPeers,
         FeedStatus,
         RecordRejected,
+        WatchExpanded,
         DnsProbeResult,
         Finding,
     )
@@ -369,6 +391,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         key = _FIELD_KEYS.get(f.name, f.name)
         if isinstance(value, Prefix):
             value = str(value)
+        elif f.name == "prefixes":
+            value = [str(p) for p in value]
         elif f.name == "as_path":
             value = format_path(value)
         elif f.name == "peers":
@@ -405,6 +429,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
             value = data[key]
             if f.name == "prefix":
                 value = Prefix.parse(value)
+            elif f.name == "prefixes":
+                value = tuple(Prefix.parse(p) for p in value)
             elif f.name == "as_path":
                 value = parse_path(value)
             elif f.name == "peers":

@@ -82,6 +82,8 @@ class Watchlist:
         self._entries: dict[Prefix, list[WatchedPrefix]] = {}
         self._asns: dict[int, list[str]] = {}
         self._whole_table: set[int] = set()
+        self._added: list[WatchedPrefix] = []
+        """What expand() added, in order."""
         for watch in watches:
             self.add_watch(watch)
 
@@ -99,9 +101,30 @@ class Watchlist:
         for prefix in prefixes:
             if any(e.watch == watch for e in self._entries.get(prefix, ())):
                 continue
-            self._add(WatchedPrefix(prefix, watch, reason))
+            entry = WatchedPrefix(prefix, watch, reason)
+            self._add(entry)
+            self._added.append(entry)
             added.append(prefix)
         return added
+
+    def expansions(self) -> list[tuple[str, str, list[Prefix]]]:
+        """What :meth:`expand` added, as (watch, reason, prefixes) in the order it came."""
+        out: dict[tuple[str, str], list[Prefix]] = {}
+        for entry in self._added:
+            out.setdefault((entry.watch, entry.reason), []).append(entry.prefix)
+        return [(watch, reason, prefixes) for (watch, reason), prefixes in out.items()]
+
+    def clear_expansions(self) -> None:
+        """Back to the configured watches alone (before replaying expansions from elsewhere)."""
+        watches = list(self.watches.values())
+        self.__init__(watches)  # type: ignore[misc]
+
+    def copy(self) -> Watchlist:
+        """An independent watchlist with the same watches and expansions."""
+        other = Watchlist(self.watches.values())
+        for watch, reason, prefixes in self.expansions():
+            other.expand(watch, prefixes, reason)
+        return other
 
     def _add(self, entry: WatchedPrefix) -> None:
         entries = self._entries.setdefault(entry.prefix, [])

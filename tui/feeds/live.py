@@ -170,7 +170,9 @@ class LiveFeeds:
     ) -> None:
         feeds = config.feeds
         self.config = config
-        self.watchlist = watchlist
+        self.watchlist = watchlist.copy()
+        """The feeds' own watchlist: what they subscribe to and ask about. It grows as RIPEstat
+        expands ASNs and countries; the engine's grows with the WatchExpanded events they send."""
         self.queue = queue
         self.clock = clock or SystemClock()
         self.transport = transport
@@ -188,7 +190,7 @@ class LiveFeeds:
         self.client: RisLiveClient | None = None
         if self.ris_live_enabled:
             self.client = RisLiveClient(
-                self.ris_live_url, watchlist, self._live_sink, client_id=feeds.ris_live_client,
+                self.ris_live_url, self.watchlist, self._live_sink, client_id=feeds.ris_live_client,
                 beacons=feeds.ris_live_beacons, feed=RIS_LIVE_FEED, clock=self.clock, sleep=sleep, rand=rand,
                 **(ris_live_options or {}),
             )

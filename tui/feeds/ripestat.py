@@ -32,7 +32,16 @@ import httpx
 
 from tui.core.aspath import ASPath, ASPathError, parse_path, path_from_json
 from tui.core.clock import Clock, SystemClock
-from tui.core.events import Event, FeedStatus, FullFeedPeers, PeerKey, RecordRejected, RouteAnnounced, RouteSnapshot
+from tui.core.events import (
+    Event,
+    FeedStatus,
+    FullFeedPeers,
+    PeerKey,
+    RecordRejected,
+    RouteAnnounced,
+    RouteSnapshot,
+    WatchExpanded,
+)
 from tui.core.prefixes import Prefix, PrefixError
 from tui.core.watchlist import Watchlist
 from tui.feeds.http import (
@@ -667,7 +676,11 @@ async def bootstrap(
     clock: Clock | None = None,
     result: BootstrapResult | None = None,
 ) -> BootstrapResult:
-    """Run the start-up calls for ``watchlist`` (expanding it in place) and return the events.
+    """Run the start-up calls for ``watchlist`` and return the events.
+
+    Watched ASNs and countries are expanded into ``watchlist`` in place (the feed's copy) and
+    said as :class:`~tui.core.events.WatchExpanded` events ahead of the routes of the new
+    prefixes, so the engine's watchlist (and a replay's) grows the same way.
 
     ``route_source`` is stamped on the routes: pass the live feed's name (``"ris-live"``) so the
     sessions these routes belong to go *unknown* when that live feed drops, like their updates.
@@ -726,7 +739,10 @@ async def bootstrap(
             result.problems.append(str(exc))
             return
         for name in names:
+            # The feed's own watchlist, to ask for these prefixes' routes below; the engine
+            # learns of them from the event, which the journal keeps for replays.
             watchlist.expand(name, prefixes, reason)
+            events.append(WatchExpanded(clock.now(), name, tuple(prefixes), reason, feed))
         result.expanded[reason] = prefixes
 
     for asn, names in sorted(watchlist.watched_asns().items()):

@@ -41,20 +41,11 @@ from typing import Any
 from tui.core.clock import MAX_SPEED, VirtualClock, format_time
 from tui.core.memory import paused_collection
 from tui.core.engine import Detector, Engine, FeedHealth, LogEntry, describe
-from tui.core.events import (
-    DnsProbeResult,
-    Event,
-    FeedStatus,
-    Finding,
-    PeerStateChanged,
-    RecordRejected,
-    RouteAnnounced,
-    RouteWithdrawn,
-)
+from tui.core.events import Event, Finding, RouteAnnounced, RouteWithdrawn
 from tui.core.prefixes import Prefix
 from tui.core.routes import RouteState
 from tui.core.watchlist import Watchlist
-from tui.journal.store import JournalReader, JournalWriter, checkpoint_of, is_journal
+from tui.journal.store import JournalReader, JournalWriter, checkpoint_of, is_journal, is_logged
 
 __all__ = [
     "ReplaySession",
@@ -628,18 +619,10 @@ class ReplaySession:
         for row in self.reader.logged_rows(self.cursor, log.maxlen or 5000):
             event = row.event
             if isinstance(event, Finding) and self._stepper.rerun_findings:
-                continue
-            relations: list[Any] = []
-            if isinstance(event, RouteAnnounced | RouteWithdrawn):
-                relations = watchlist.relations(event.prefix)
-                as_path = event.as_path if isinstance(event, RouteAnnounced) else None
-                if not relations and not watchlist.is_relevant(event.prefix, as_path):
-                    continue
-            elif isinstance(event, DnsProbeResult):
-                if event.outcome == "ok":
-                    continue
-            elif not isinstance(event, PeerStateChanged | FeedStatus | RecordRejected | Finding):
-                continue
+                continue  # the detectors' own findings are in the restored state, not the journal's
+            if not is_logged(event, watchlist):
+                continue  # an older journal marks no rows; this session's watchlist decides
+            relations = watchlist.relations(event.prefix) if isinstance(event, RouteAnnounced | RouteWithdrawn) else []
             severity, kind, watch, subject, text = describe(event, watchlist, relations)
             entries.append(LogEntry(event.ts, severity, kind, watch, subject, text, getattr(event, "prefix", None), event))
         log.extend(entries)

@@ -66,6 +66,7 @@ from tui.core.events import (
     RecordRejected,
     RouteAnnounced,
     RouteWithdrawn,
+    WatchExpanded,
 )
 from tui.core.prefixes import Prefix, PrefixError
 from tui.core.watchlist import Watchlist
@@ -176,7 +177,7 @@ def is_logged(event: Event, watchlist: Watchlist | None = None) -> bool:
         return bool(watchlist.relations(event.prefix)) or watchlist.is_relevant(event.prefix, as_path)
     if isinstance(event, DnsProbeResult):
         return event.outcome != "ok"
-    return isinstance(event, PeerStateChanged | FeedStatus | RecordRejected | Finding)
+    return isinstance(event, PeerStateChanged | FeedStatus | RecordRejected | Finding | WatchExpanded)
 
 
 def _index_columns(event: Event, watchlist: Watchlist | None) -> tuple[str | None, str | None, str | None]:
