@@ -17,7 +17,8 @@ from tui.core.engine import Engine
 from tui.core.events import FeedStatus, FullFeedPeers, RouteAnnounced, RouteSnapshot, RouteWithdrawn
 from tui.core.prefixes import Prefix
 from tui.core.routes import PeerStatus
-from tui.feeds.live import LiveFeeds, run_live_for_async
+from tui.feeds.live import LiveFeeds
+from tui.runtime import listen_for
 from tui.feeds.ris_live import build_subscriptions
 
 NOW = 1_500_760_000.0
@@ -287,13 +288,13 @@ async def test_a_drop_during_the_refresh_abandons_it_and_the_next_reconnection_r
     assert all(p.status == PeerStatus.UP for p in run.engine.state.peers() if p.source == "ris-live")
 
 
-async def test_run_live_for_returns_the_engine(tmp_path):
+async def test_listen_for_returns_the_engine(tmp_path):
     fake_stat = FakeRipestat(shared_file("ripestat/2017-07-joshglazebrook"))
     with LoopbackHTTP(fake_stat) as stat:
         async with FakeRisLive([[WaitSubscriptions(3), Send(WITHDRAW), Hold()]]) as ris:
             config = _config(ris.url, stat.url, tmp_path)
             watchlist = config.watchlist()
-            heard = await run_live_for_async(0.5, watchlist, config, clock=FixedClock(NOW), initial_wait=30)
+            heard = await listen_for(0.5, watchlist, config, clock=FixedClock(NOW), initial_wait=30)
     engine = heard.engine
     assert heard.initial_state.complete and not heard.initial_state.missing
     assert len(engine.state.routes_to(WATCHED)) in (165, 166)  # the withdrawal may come after 0.5 s

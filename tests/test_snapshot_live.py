@@ -34,7 +34,8 @@ from tui.core.clock import FixedClock
 from tui.core.engine import Engine
 from tui.core.events import FullFeedPeers, RouteAnnounced
 from tui.core.watchlist import Watchlist
-from tui.feeds.live import GIVE_UP_GRACE, run_live_for_async
+from tui.feeds.live import GIVE_UP_GRACE
+from tui.runtime import listen_for
 
 RIPESTAT_DATA = "ripestat/2017-07-joshglazebrook"
 LISTEN = 2.0
@@ -217,7 +218,7 @@ def _our_tasks() -> list[asyncio.Task]:
     return [t for t in asyncio.all_tasks() if t.get_name() in OUR_TASKS and not t.done()]
 
 
-async def test_run_live_for_bounds_the_whole_bootstrap_retries_included(tmp_path, refusing_url):
+async def test_listen_for_bounds_the_whole_bootstrap_retries_included(tmp_path, refusing_url):
     listen = 1.0
     async with FakeRisLive([[WaitSubscriptions(13), Send(REANNOUNCE), Hold()]]) as ris:
         config = _twelve_watches(ris.url, refusing_url, tmp_path / "cache")
@@ -225,7 +226,7 @@ async def test_run_live_for_bounds_the_whole_bootstrap_retries_included(tmp_path
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ResourceWarning)
             # 27 calls of 4 tries each used to take 94-189 s; the bound is three times the time asked.
-            heard = await asyncio.wait_for(run_live_for_async(listen, watchlist, config, clock=FixedClock(NOW)),
+            heard = await asyncio.wait_for(listen_for(listen, watchlist, config, clock=FixedClock(NOW)),
                                            3 * listen + GIVE_UP_GRACE)
             assert not _our_tasks(), "every feed task ended"
             gc.collect()
@@ -249,7 +250,7 @@ async def test_what_arrived_before_giving_up_is_kept_ahead_of_the_live_routes(tm
                 watchlist = config.watchlist()
                 engine = Engine(watchlist, FixedClock(NOW), recorder=recorded)
                 heard = await asyncio.wait_for(
-                    run_live_for_async(1.0, watchlist, config, engine=engine, clock=engine.clock), 3 + GIVE_UP_GRACE
+                    listen_for(1.0, watchlist, config, engine=engine, clock=engine.clock), 3 + GIVE_UP_GRACE
                 )
                 assert not _our_tasks()
     finally:

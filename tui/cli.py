@@ -81,6 +81,22 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return argv[0] if argv and argv[0] in COMMANDS else None
 
 
+LAYER_ERRORS = {
+    "tui.runtime.SetupError": EXIT_INPUT,
+}
+"""Each layer's own error, by qualified class name, and the exit code it means here. By name, so
+that a one-shot command does not import every layer to be able to catch their errors."""
+
+
+def exit_code_of(exc: BaseException) -> int | None:
+    """The exit code for a layer's error (its class or a base of it), None when it is not one."""
+    for cls in type(exc).__mro__:
+        code = LAYER_ERRORS.get(f"{cls.__module__}.{cls.__qualname__}")
+        if code is not None:
+            return code
+    return None
+
+
 def _tune_collector() -> None:
     """Fewer passes of the cyclic garbage collector: a table is built of millions of objects.
 
@@ -115,6 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"watchfloor: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:
+        code = exit_code_of(exc)
+        if code is None:
+            raise
+        print(f"watchfloor: {exc}", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         print("watchfloor: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

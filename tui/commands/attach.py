@@ -29,6 +29,7 @@ from tui.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, add_config_ar
 from tui.commands.console import add_console_arguments
 from tui.commands.snapshot import add_watch_argument, load_watchlist, plain, time_argument
 from tui.core.events import Event, event_to_json
+from tui.runtime import Driver
 
 __all__ = [
     "register",
@@ -159,15 +160,16 @@ class BatchPump:
 
 
 def print_events(batch: list[Event], out: TextIO, *, jsonl: bool, engine: Any) -> int:
-    """Write ``batch``: each event as JSON (``jsonl``), else the engine's event-log lines."""
+    """Write ``batch``, which ``engine`` has applied: each event as JSON (``jsonl``), else the
+    engine's event-log lines."""
     if jsonl:
         for event in batch:
             out.write(event_to_json(event) + "\n")
         out.flush()
+        engine.log.clear()
         return len(batch)
     from tui.commands.replay import log_line
 
-    engine.ingest(batch)
     for entry in engine.log:
         out.write(log_line(entry) + "\n")
     engine.log.clear()
@@ -256,13 +258,38 @@ async def _headless_bus(follower: Any, engine: Any, args: argparse.Namespace, ou
 
 
 async def _drain(batches: AsyncIterator[list[Event]], engine: Any, args: argparse.Namespace, out: TextIO) -> int:
+    """Apply and print ``batches`` through the runtime's driver loop until they end (or --count)."""
+    queue: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=100)
+    finished = asyncio.Event()
     printed = 0
-    async for batch in batches:
-        if args.count is not None:
-            batch = batch[: args.count - printed]
+
+    async def pump() -> None:
+        sent = 0
+        try:
+            async for batch in batches:
+                if args.count is not None:
+                    batch = batch[: args.count - sent]  # the engine sees no more than is printed
+                if batch:
+                    await queue.put(batch)
+                    sent += len(batch)
+                if args.count is not None and sent >= args.count:
+                    return
+        finally:
+            finished.set()
+
+    def show(batch: list[Event]) -> None:
+        nonlocal printed
         printed += print_events(batch, out, jsonl=args.jsonl, engine=engine)
-        if args.count is not None and printed >= args.count:
-            break
+
+    def done() -> bool:
+        return (args.count is not None and printed >= args.count) or (finished.is_set() and queue.empty())
+
+    moving = asyncio.create_task(pump(), name="attach-headless")
+    try:
+        await Driver(engine, queue, after_batch=show).run(done=done)
+    finally:
+        moving.cancel()
+        await asyncio.gather(moving, return_exceptions=True)
     return printed
 
 

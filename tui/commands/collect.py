@@ -26,8 +26,9 @@ from typing import Any
 from tui.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, add_config_argument
 from tui.core.clock import Clock, SystemClock, VirtualClock
 from tui.core.events import Event, Finding
+from tui.runtime import Driver, build_engine, detectors_for
 
-__all__ = ["register", "run", "Collector", "load_vrps"]
+__all__ = ["register", "run", "Collector"]
 
 EPILOG = """\
 Without --from-files the collector runs until SIGTERM or SIGINT (Ctrl-C), then shuts down
@@ -73,21 +74,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--shard", metavar="K/N", help="watch only shard K of N of the watchlist (0 <= K < N)")
     parser.add_argument("--bus-name", metavar="NAME", help="this collector's name on the bus (default: host[-KofN])")
     parser.set_defaults(func=run)
-
-
-def load_vrps(path: str) -> Any:
-    """Read the ``[rpki] vrp_file``; CommandError (exit 4) when unreadable or malformed."""
-    from tui.core.rpki import VrpError, parse_vrps
-
-    file = Path(path).expanduser()
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise CommandError(f"[rpki] vrp_file {file}: cannot read: {exc.strerror or exc}", EXIT_INPUT) from None
-    try:
-        return parse_vrps(data, name=str(file))
-    except VrpError as exc:
-        raise CommandError(f"[rpki] vrp_file {exc}", EXIT_INPUT) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -227,12 +213,11 @@ class Collector:
     def _detector_list(self) -> list[Any]:
         if self._detectors is not None:
             return list(self._detectors)
-        from tui.core.detectors import default_detectors
-
-        vrps = load_vrps(self.config.rpki_vrp_file) if self.config.rpki_vrp_file else None
-        if vrps is not None:
+        detectors = detectors_for(self.config, self.watchlist)
+        if self.config.rpki_vrp_file:
+            vrps = next(d.vrps for d in detectors if hasattr(d, "vrps"))
             self.say(f"RPKI: {len(vrps)} VRPs from {self.config.rpki_vrp_file}")
-        return default_detectors(self.watchlist, vrps=vrps)
+        return detectors
 
     def _open_journal(self) -> Any:
         if not self.journal_path:
@@ -250,7 +235,6 @@ class Collector:
 
     def _setup(self, clock: Clock) -> None:
         from tui.alerts import AlertDispatcher, sinks_from_config
-        from tui.core.engine import Engine
 
         detectors = self._detector_list()
         sinks = list(self._sinks) if self._sinks is not None else sinks_from_config(
@@ -264,7 +248,7 @@ class Collector:
         self.tee = _Tee(self.writer, self.dispatcher, clock)
         if self.bus is not None:
             self.tee.extra.append(self.bus)
-        self.engine = Engine(self.watchlist, clock, detectors=detectors, recorder=self.tee)
+        self.engine = build_engine(self.config, self.watchlist, clock, detectors=detectors, recorder=self.tee)
         if self.writer is not None:
             self.writer.attach(self.engine)
         self.dispatcher.start()
@@ -387,44 +371,22 @@ class Collector:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            while not queue.empty():
-                self.engine.ingest(queue.get_nowait())
+            Driver(self.engine, queue).drain()
             self._summary("stopped")
             await self._shutdown()
         return EXIT_OK
 
     async def _loop(self, queue: asyncio.Queue[list[Event]], stopping: asyncio.Event, clock: Clock, tasks: list[Any]) -> None:
-        next_tick = clock.now() + self.tick_interval
-        getter: asyncio.Task[list[Event]] | None = None
-        waiter = asyncio.ensure_future(stopping.wait())
-        try:
-            while not stopping.is_set():
-                if getter is None:
-                    getter = asyncio.ensure_future(queue.get())
-                timeout = max(0.0, next_tick - clock.now())
-                done, _ = await asyncio.wait({getter, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                if getter in done:
-                    batch = getter.result()
-                    getter = None
-                    self.engine.ingest(batch)
-                    while not queue.empty():
-                        self.engine.ingest(queue.get_nowait())
-                if clock.now() >= next_tick:
-                    self.engine.tick()
-                    self.dispatcher.tick(clock.now())
-                    next_tick = clock.now() + self.tick_interval
-                for task in [t for t in tasks if t.done()]:
-                    tasks.remove(task)
-                    if not task.cancelled() and task.exception() is not None:
-                        exc = task.exception()
-                        self.say(f"a feed stopped: {type(exc).__name__}: {exc}")
-        finally:
-            waiter.cancel()
-            if getter is not None:
-                if getter.done() and not getter.cancelled():
-                    self.engine.ingest(getter.result())
-                else:
-                    getter.cancel()
+        def feeds_alive() -> None:
+            for task in [t for t in tasks if t.done()]:
+                tasks.remove(task)
+                if not task.cancelled() and task.exception() is not None:
+                    exc = task.exception()
+                    self.say(f"a feed stopped: {type(exc).__name__}: {exc}")
+
+        driver = Driver(self.engine, queue, tick_interval=self.tick_interval, on_tick=[self.dispatcher.tick],
+                        on_turn=feeds_alive)
+        await driver.run(stop=stopping)
 
     def _feeds(self, clock: Clock, queue: asyncio.Queue[list[Event]]) -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
         """(name, start, stop) of the live feeds; an absent module is reported, not fatal."""

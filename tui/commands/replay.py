@@ -14,6 +14,7 @@ from tui.commands.snapshot import add_watch_argument, load_watchlist, plain, tim
 from tui.core.clock import MAX_SPEED
 from tui.core.engine import LogEntry
 from tui.core.events import event_to_dict
+from tui.runtime import detectors_for
 
 __all__ = ["register", "run", "log_line", "log_json", "fetch_archive"]
 
@@ -104,18 +105,6 @@ def _sources(args: argparse.Namespace, config: Any, start: float | None, until: 
     return [str(p) for p in fetch_archive(start, until, config)]
 
 
-def _detectors(config: Any, watchlist: Any) -> list[Any]:
-    """The detectors the live console runs (replay re-runs them: see docs/journal.md)."""
-    from tui.core.detectors import default_detectors
-
-    vrps = None
-    if config.rpki_vrp_file:
-        from tui.commands.collect import load_vrps
-
-        vrps = load_vrps(config.rpki_vrp_file)
-    return list(default_detectors(watchlist, vrps=vrps))
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``watchfloor replay``."""
     from tui.journal.replay import ReplaySession
@@ -131,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     paths = _sources(args, config, start, until)
     try:
         session = ReplaySession.open(
-            paths, watchlist, detectors=_detectors(config, watchlist), **config.checkpoint_options(),
+            paths, watchlist, detectors=detectors_for(config, watchlist), **config.checkpoint_options(),
             log_size=1_000_000 if args.headless else 5000,
         )
     except JournalError as exc:

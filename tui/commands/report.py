@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc), EXIT_INPUT) from None
     try:
         data = collect_report_data(reader, config.watchlist(), start, until)
-        data.ongoing = ongoing_at_end(args.journal, config.watchlist(), data.until)
+        data.ongoing = ongoing_at_end(args.journal, config, data.until)
     except JournalError as exc:
         raise CommandError(str(exc), EXIT_INPUT) from None
     finally:
@@ -186,16 +186,17 @@ def collect_report_data(reader: Any, watchlist: Any, start: float | None, until:
     return data
 
 
-def ongoing_at_end(journal: Any, watchlist: Any, until: float) -> list[Finding]:
+def ongoing_at_end(journal: Any, config: Any, until: float) -> list[Finding]:
     """The findings open and pending at ``until``, as the detectors judge it replaying the journal.
 
     The recorded findings say what opened; a drop or an outage the window ends in the middle of
     (shorter than ``min_duration`` by then) is only known by running the detectors up to there.
     """
-    from tui.core.detectors import default_detectors
     from tui.journal.replay import ReplaySession
+    from tui.runtime import detectors_for
 
-    with ReplaySession.open(journal, watchlist, detectors=default_detectors(watchlist)) as session:
+    watchlist = config.watchlist()
+    with ReplaySession.open(journal, watchlist, detectors=detectors_for(config, watchlist)) as session:
         session.clock.end = min(session.clock.end, max(until, session.clock.start))
         session.seek(session.clock.end)
         return session.engine.ending(session.clock.end, session.ending)

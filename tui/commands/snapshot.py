@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import sys
@@ -391,9 +392,7 @@ def run(args: argparse.Namespace) -> int:
     at = time_argument(args.at, "--at")
     initial_state = None
     if getattr(args, "live", None) is not None:
-        from tui.feeds.live import live_state_for_command
-
-        heard = live_state_for_command(args, watchlist, _config)
+        heard = _listen(args, watchlist, _config)
         engine, initial_state = heard.engine, heard.initial_state
     elif getattr(args, "initial_wait", None) is not None:
         raise CommandError("--initial-wait goes with --live SECONDS", EXIT_USAGE)
@@ -408,6 +407,26 @@ def run(args: argparse.Namespace) -> int:
     else:
         render_table(data, watchlist, sys.stdout)
     return EXIT_WARNING if below_warning(data, watchlist) else EXIT_OK
+
+
+def _listen(args: argparse.Namespace, watchlist: Watchlist, config: Any) -> Any:
+    """``--live SECONDS``: the live feeds for that long (a LiveRun); CommandError on bad options."""
+    seconds = float(args.live)
+    if not seconds > 0:
+        raise CommandError(f"--live needs a number of seconds above 0, got {args.live}", EXIT_USAGE)
+    initial_wait = getattr(args, "initial_wait", None)
+    if initial_wait is not None and not initial_wait >= 0:
+        raise CommandError(f"--initial-wait needs a number of seconds, 0 or more, got {initial_wait:g}", EXIT_USAGE)
+    if getattr(args, "at", None):
+        raise CommandError("--at goes with SOURCE files; --live shows the state at the end of listening", EXIT_USAGE)
+    if getattr(args, "sources", None):
+        raise CommandError("give either SOURCE files or --live SECONDS, not both", EXIT_USAGE)
+    url = getattr(args, "ris_live_url", None)
+    if url and not url.startswith(("ws://", "wss://")):
+        raise CommandError(f"--ris-live-url {url!r} is not a ws:// or wss:// URL", EXIT_USAGE)
+    from tui.runtime import listen_for  # the live feeds (asyncio, websockets, httpx) only here
+
+    return asyncio.run(listen_for(seconds, watchlist, config, ris_live_url=url or None, initial_wait=initial_wait))
 
 
 def build_state(sources: Sequence[str], watchlist: Watchlist, at: float | None) -> Engine:

@@ -38,6 +38,7 @@ from tui.console.themes import THEMES_DIR, load_themes, pick_theme
 from tui.core.clock import MAX_SPEED, VirtualClock
 from tui.core.events import FeedStatus
 from tui.core.prefixes import Prefix
+from tui.runtime import Driver, build_engine
 
 __all__ = ["ReplayControl", "WatchfloorApp", "replay_app", "run_attached", "run_live", "run_replay"]
 
@@ -176,8 +177,9 @@ class WatchfloorApp(App[int]):
             if self.feeds_note:
                 self._note_feed_trouble("feeds", self.feeds_note)
             if self.feeds is not None and self.feed_queue is not None:
-                self._consume_feeds()
-            self.set_interval(1.0, self._live_tick, name="detector-tick")
+                self._consume_feeds()  # ticks the detectors as it goes
+            else:
+                self.set_interval(1.0, self._live_tick, name="detector-tick")
 
     async def on_unmount(self) -> None:
         """Stop the feeds (their sockets and tasks)."""
@@ -262,7 +264,7 @@ class WatchfloorApp(App[int]):
 
     @work(group="engine", exclusive=True, name="live-feeds")
     async def _consume_feeds(self) -> None:
-        """Start the feeds, then apply their batches as they come."""
+        """Start the feeds, then apply their batches as they come (the runtime's one driver loop)."""
         assert self.feed_queue is not None
         try:
             result = self.feeds.start()
@@ -270,17 +272,10 @@ class WatchfloorApp(App[int]):
                 await result
         except Exception as exc:  # noqa: BLE001 - a feed that cannot start is shown, never fatal
             self.post_message(FeedTrouble("feeds", f"cannot start: {exc}"))
-        queue = self.feed_queue
-        while True:
-            batch = await queue.get()
-            deadline = self._monotonic() + self.LIVE_BUDGET
-            self.engine.ingest(batch)
-            while not queue.empty() and self._monotonic() < deadline:
-                self.engine.ingest(queue.get_nowait())
-            await asyncio.sleep(0)
+        await Driver(self.engine, self.feed_queue, budget=self.LIVE_BUDGET, monotonic=self._monotonic).run()
 
     def _live_tick(self) -> None:
-        """Time-based detector checks while no events arrive."""
+        """Time-based detector checks of a live console without feeds."""
         self.engine.tick()
 
     def on_feed_trouble(self, message: FeedTrouble) -> None:
@@ -493,7 +488,6 @@ def run_attached(engine: Any, feeds: Any, queue: asyncio.Queue[Any], config: Any
 def build_live(config: Any, args: Any) -> tuple[Any, Any, asyncio.Queue[Any], str, Any]:
     """The live engine, its feeds (or None and why not) and their queue, and the journal writer."""
     from tui.core.clock import SystemClock
-    from tui.core.engine import Engine
 
     clock = SystemClock()
     watchlist = config.watchlist()
@@ -507,7 +501,7 @@ def build_live(config: Any, args: Any) -> tuple[Any, Any, asyncio.Queue[Any], st
             journal = JournalWriter(journal_path, watchlist=watchlist, **config.checkpoint_options())
         except JournalError as exc:
             raise CommandError(str(exc), EXIT_INPUT) from None
-    engine = Engine(watchlist, clock, detectors=_default_detectors(watchlist, config), recorder=journal)
+    engine = build_engine(config, watchlist, clock, recorder=journal)
     if journal is not None:
         journal.attach(engine)
     queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -520,19 +514,6 @@ def build_live(config: Any, args: Any) -> tuple[Any, Any, asyncio.Queue[Any], st
     except Exception as exc:  # noqa: BLE001 - a feed that cannot be set up is shown, never fatal
         return engine, None, queue, f"live feeds could not be set up: {exc}", journal
     return engine, feeds, queue, "", journal
-
-
-def _default_detectors(watchlist: Any, config: Any) -> list[Any]:
-    """Every detector of ``tui.core.detectors``, RPKI too when ``[rpki] vrp_file`` is set
-    (the same set ``watchfloor replay`` re-runs)."""
-    from tui.core.detectors import default_detectors
-
-    vrps = None
-    if getattr(config, "rpki_vrp_file", ""):
-        from tui.commands.collect import load_vrps
-
-        vrps = load_vrps(config.rpki_vrp_file)
-    return list(default_detectors(watchlist, vrps=vrps))
 
 
 def run_live(config: Any, args: Any) -> int:

@@ -32,9 +32,9 @@ implies), then the held ``up`` and the updates that arrived meanwhile. If RIS Li
 first, the refresh is abandoned and the next reconnection starts another one; if RIPEstat
 fails, RIS Live comes back up with the routes as they were, and says so.
 
-:func:`run_live_for` runs all this for a fixed time and returns the engine (``snapshot --live``):
-it listens from the start, and waits for the initial state at most until the listening ends
-(or ``initial_wait``), so the time asked for is the time it takes.
+:func:`tui.runtime.listen_for` runs all this for a fixed time and returns the engine
+(``snapshot --live``): it listens from the start, and waits for the initial state at most
+until the listening ends (or ``initial_wait``), so the time asked for is the time it takes.
 """
 
 from __future__ import annotations
@@ -63,9 +63,7 @@ __all__ = [
     "InitialState",
     "LiveRun",
     "describe_initial_state",
-    "run_live_for",
-    "run_live_for_async",
-    "live_state_for_command",
+    "GIVE_UP_GRACE",
 ]
 
 GIVE_UP_GRACE = 5.0
@@ -425,86 +423,7 @@ class LiveFeeds:
 
 @dataclass(frozen=True, slots=True)
 class LiveRun:
-    """What :func:`run_live_for_async` heard: the engine, and how much of the initial state came."""
+    """What :func:`tui.runtime.listen_for` heard: the engine, and how much of the initial state came."""
 
     engine: Engine
     initial_state: InitialState
-
-
-async def run_live_for_async(
-    seconds: float,
-    watchlist: Watchlist,
-    config: Config,
-    *,
-    engine: Engine | None = None,
-    clock: Clock | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    ris_live_url: str | None = None,
-    ripestat_url: str | None = None,
-    initial_wait: float | None = None,
-    ris_live_options: dict[str, Any] | None = None,
-) -> LiveRun:
-    """Listen for ``seconds`` from the start, waiting for the initial state at most ``initial_wait``.
-
-    ``initial_wait`` (default: ``seconds``) counts from the start too: a longer one keeps the
-    feeds running past ``seconds`` until the initial state is in or that time is up. When it
-    is up, what RIPEstat answered so far is applied, then what RIS Live said meanwhile.
-    """
-    clock = clock or SystemClock()
-    engine = engine or Engine(watchlist, clock)
-    queue: asyncio.Queue[list[Event]] = asyncio.Queue()
-    feeds = LiveFeeds(config, watchlist, queue, clock=clock, transport=transport, ris_live_url=ris_live_url,
-                      ripestat_url=ripestat_url, ris_live_options=ris_live_options)
-    loop = asyncio.get_running_loop()
-    wait = seconds if initial_wait is None else initial_wait
-
-    async def consume_until(deadline: float, done: Callable[[], bool] = lambda: False) -> None:
-        while not done():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
-            try:
-                batch = await asyncio.wait_for(queue.get(), min(remaining, 0.2))
-            except TimeoutError:
-                continue
-            engine.ingest(batch)
-
-    started = loop.time()
-    await feeds.start()
-    try:
-        await consume_until(started + wait, feeds.bootstrapped.is_set)
-        if not feeds.bootstrapped.is_set():
-            feeds.give_up_initial_state(f"gave up waiting after {wait:g} s (--initial-wait SECONDS waits longer)")
-            await consume_until(loop.time() + GIVE_UP_GRACE, feeds.bootstrapped.is_set)
-        await consume_until(started + seconds)
-    finally:
-        await feeds.stop()
-        while not queue.empty():
-            engine.ingest(queue.get_nowait())
-    assert feeds.initial_state is not None  # stop() settles it
-    return LiveRun(engine, feeds.initial_state)
-
-
-def run_live_for(seconds: float, watchlist: Watchlist, config: Config, **kwargs: Any) -> LiveRun:
-    """Blocking form of :func:`run_live_for_async` (for ``watchfloor snapshot --live``)."""
-    return asyncio.run(run_live_for_async(seconds, watchlist, config, **kwargs))
-
-
-def live_state_for_command(args: Any, watchlist: Watchlist, config: Config) -> LiveRun:
-    """``watchfloor snapshot --live SECONDS``: the engine after that long (CommandError on bad options)."""
-    from tui.cli import EXIT_USAGE, CommandError
-
-    seconds = float(args.live)
-    if not seconds > 0:
-        raise CommandError(f"--live needs a number of seconds above 0, got {args.live}", EXIT_USAGE)
-    initial_wait = getattr(args, "initial_wait", None)
-    if initial_wait is not None and not initial_wait >= 0:
-        raise CommandError(f"--initial-wait needs a number of seconds, 0 or more, got {initial_wait:g}", EXIT_USAGE)
-    if getattr(args, "at", None):
-        raise CommandError("--at goes with SOURCE files; --live shows the state at the end of listening", EXIT_USAGE)
-    if getattr(args, "sources", None):
-        raise CommandError("give either SOURCE files or --live SECONDS, not both", EXIT_USAGE)
-    url = getattr(args, "ris_live_url", None)
-    if url and not url.startswith(("ws://", "wss://")):
-        raise CommandError(f"--ris-live-url {url!r} is not a ws:// or wss:// URL", EXIT_USAGE)
-    return run_live_for(seconds, watchlist, config, ris_live_url=url or None, initial_wait=initial_wait)
