@@ -25,7 +25,7 @@ from tui.core.clock import VirtualClock
 from tui.core.detectors import default_detectors
 from tui.core.engine import Engine
 from tui.core.events import Finding, event_to_dict
-from tui.feeds.sources import open_sources
+from tui.journal.sources import open_sources
 from tui.journal.replay import Stepper, rebatch
 
 GOLDEN = Path(__file__).parent / "golden" / "findings"

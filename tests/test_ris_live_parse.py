@@ -260,7 +260,7 @@ def test_a_cut_gzip_capture_keeps_what_was_read_and_says_where_it_ended(tmp_path
     import gzip
 
     from tui.core.events import RecordRejected, RouteAnnounced
-    from tui.feeds.sources import open_sources
+    from tui.journal.sources import open_sources
 
     text = shared_file("ris-live/morrowc-rislive/20-msg.ndjson").read_bytes()
     packed = gzip.compress(text)

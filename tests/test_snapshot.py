@@ -137,3 +137,20 @@ def test_snapshot_of_a_cut_file_says_where_it_was_truncated(capsys, tmp_path):
     assert "truncated at byte offset" in data["feeds"]["mrt"]["detail"]
     main(["snapshot", str(cut), "--watch", "0.0.0.0/0"])
     assert "truncated at byte offset" in capsys.readouterr().out
+
+
+def test_xz_sources_are_recognised_by_their_magic_like_gzip_and_bzip2(capsys, tmp_path):
+    """One sniffer for every container the MRT reader reads: an xz file is a SOURCE too."""
+    import gzip
+    import lzma
+
+    raw = gzip.decompress(shared_file("mrt/bgpkit-parser/ripe/rrc15/2010.02/updates.20100227.1610.gz").read_bytes())
+    packed = tmp_path / "updates.mrt"  # no telling suffix: the content decides
+    packed.write_bytes(lzma.compress(raw))
+    assert main(["snapshot", str(packed), "--watch", "199.60.22.0/24", "--json"]) in (0, 1)
+    (entry,) = json.loads(capsys.readouterr().out)["prefixes"]
+    assert entry["routes"] and entry["origins"] == [18747]
+    broken = tmp_path / "broken"
+    broken.write_bytes(lzma.compress(raw)[:40])
+    assert main(["snapshot", str(broken)]) == 4
+    assert "xz data cannot be decompressed" in capsys.readouterr().err

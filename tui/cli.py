@@ -82,6 +82,8 @@ def _command_of(argv: Sequence[str]) -> str | None:
 
 
 LAYER_ERRORS = {
+    "tui.journal.sources.SourceError": EXIT_INPUT,
+    "tui.journal.store.JournalError": EXIT_INPUT,
     "tui.runtime.SetupError": EXIT_INPUT,
 }
 """Each layer's own error, by qualified class name, and the exit code it means here. By name, so

@@ -301,7 +301,7 @@ class Collector:
         self.say(f"publishing to {self.bus.address.display} stream {self.bus.address.stream} as {self.bus.instance}")
 
     async def _run_files(self, files: Sequence[str]) -> int:
-        from tui.feeds.sources import open_sources, sniff
+        from tui.journal.sources import open_sources, sniff
         from tui.journal.replay import Stepper, rebatch
 
         for path in files:

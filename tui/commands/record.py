@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``watchfloor record``."""
-    from tui.feeds.sources import sniff
+    from tui.journal.sources import sniff
     from tui.journal.replay import format_time, record_sources
     from tui.journal.store import JournalError, JournalWriter
 

@@ -432,7 +432,7 @@ def _listen(args: argparse.Namespace, watchlist: Watchlist, config: Any) -> Any:
 def build_state(sources: Sequence[str], watchlist: Watchlist, at: float | None) -> Engine:
     """An engine holding the state of ``sources`` at ``at`` (default: the end)."""
     from tui.core.clock import FixedClock
-    from tui.feeds.sources import open_sources, sniff
+    from tui.journal.sources import open_sources, sniff
     from tui.journal.replay import ReplaySession, rebatch
     from tui.journal.store import JournalError
 

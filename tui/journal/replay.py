@@ -45,6 +45,7 @@ from tui.core.events import Event, Finding, RouteAnnounced, RouteWithdrawn
 from tui.core.prefixes import Prefix
 from tui.core.routes import RouteState
 from tui.core.watchlist import Watchlist
+from tui.journal.sources import open_sources
 from tui.journal.store import JournalReader, JournalWriter, checkpoint_of, is_journal, is_logged
 
 __all__ = [
@@ -219,8 +220,6 @@ def record_sources(
     rerun_findings: bool | None = None,
 ) -> Engine:
     """Record file sources into ``writer`` (see :func:`record_batches`), one batch per second."""
-    from tui.feeds.sources import open_sources
-
     batches = rebatch(open_sources(sources, watchlist))
     return record_batches(
         batches, watchlist, writer, engine=engine, tick_interval=tick_interval, rerun_findings=rerun_findings

@@ -7,33 +7,33 @@ A SOURCE is one of
   from the stream (plain, gzip or bzip2);
 - a watchfloor journal (an SQLite file written by ``watchfloor record`` or the collector).
 
-:func:`sniff` reads the first bytes (decompressing when they are gzip or bzip2 magic) and
-decides; :func:`open_sources` reads any mix of them as one stream of event batches in time
-order. A missing or unrecognised file raises :class:`SourceError` (exit code 4) saying what
-was expected.
+:func:`sniff` reads the first bytes (through the decompressor their magic calls for: gzip,
+bzip2 or xz, the MRT reader's own :func:`~tui.feeds.mrt.compression_of`) and decides;
+:func:`open_sources` reads any mix of them as one stream of event batches in time order. A
+missing or unrecognised file raises :class:`SourceError` (exit code 4) saying what was
+expected. This sits above the feeds and the journal store: it reads both.
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import heapq
+import lzma
 import re
 import struct
 from collections.abc import Iterator, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import IO, Any
 
-from tui.cli import EXIT_INPUT, CommandError
 from tui.core.events import Event
 from tui.core.watchlist import Watchlist
-from tui.journal.store import SQLITE_MAGIC
+from tui.feeds.mrt import compression_of, open_decompressed, read_mrt_files
+from tui.feeds.ris_live import read_capture
+from tui.journal.store import SQLITE_MAGIC, JournalError, read_journal
 
 __all__ = ["EXPECTED", "SourceError", "SourceKind", "open_sources", "sniff"]
 
 EXPECTED = (
-    "expected an MRT file (plain, .gz or .bz2), a RIS Live capture (one JSON object per line) "
+    "expected an MRT file (plain, gzip, bzip2 or xz), a RIS Live capture (one JSON object per line) "
     "or a watchfloor journal"
 )
 
@@ -46,11 +46,8 @@ class SourceKind:
     JOURNAL = "journal"
 
 
-class SourceError(CommandError):
+class SourceError(Exception):
     """A SOURCE file is missing, unreadable or of no known kind (exit code 4)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, EXIT_INPUT)
 
 
 # MRT types (RFC 6396 and the deprecated ones bgpdump still reads): 5 BGP .. 10 BGP4PLUS_01,
@@ -58,19 +55,6 @@ class SourceError(CommandError):
 _MRT_TYPES = frozenset({5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 32, 33, 48, 49})
 _MAX_MRT_RECORD = 1 << 24
 _RIS_LIVE_LINE = re.compile(rb'^\s*\{\s*"type"\s*:\s*"(ris_[a-z_]+|pong)"')
-_GZIP_MAGIC = b"\x1f\x8b"
-_BZIP2_MAGIC = re.compile(rb"^BZh[1-9]")
-
-
-def _open_compressed(path: Path, head: bytes) -> tuple[IO[bytes], str]:
-    """The file opened through its decompressor, and the compression's name."""
-    if head.startswith(_GZIP_MAGIC):
-        return gzip.open(path, "rb"), "gzip"  # type: ignore[return-value]
-    if _BZIP2_MAGIC.match(head):
-        return bz2.open(path, "rb"), "bzip2"  # type: ignore[return-value]
-    return open(path, "rb"), ""
-
-
 def _looks_like_mrt(head: bytes) -> bool:
     if len(head) < 12:
         return False
@@ -94,13 +78,12 @@ def sniff(path: str | PathLike[str]) -> str:
         raise SourceError(f"{file}: the file is empty; {EXPECTED}")
     if head.startswith(SQLITE_MAGIC):
         return SourceKind.JOURNAL
-    compression = ""
-    if head.startswith(_GZIP_MAGIC) or _BZIP2_MAGIC.match(head):
-        handle, compression = _open_compressed(file, head)
+    compression = compression_of(head)
+    if compression:
         try:
-            with handle:
+            with open_decompressed(file) as handle:
                 head = handle.read(64)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
             raise SourceError(f"{file}: {compression} data cannot be decompressed ({exc}); {EXPECTED}") from None
     if _RIS_LIVE_LINE.match(head):
         return SourceKind.RIS_LIVE
@@ -113,12 +96,10 @@ def sniff(path: str | PathLike[str]) -> str:
 
 def _read_ris_live(path: Path) -> Iterator[list[Event]]:
     """A RIS Live capture, plain or compressed."""
-    from tui.feeds.ris_live import read_capture
-
     with open(path, "rb") as handle:
-        head = handle.read(4)
-    if head.startswith(_GZIP_MAGIC) or _BZIP2_MAGIC.match(head):
-        yield from read_capture(path, opener=lambda: _open_compressed(path, head)[0])
+        head = handle.read(6)
+    if compression_of(head):
+        yield from read_capture(path, opener=lambda: open_decompressed(path))
     else:
         yield from read_capture(path)
 
@@ -126,8 +107,6 @@ def _read_ris_live(path: Path) -> Iterator[list[Event]]:
 def _single(kind: str, paths: list[Path], watchlist: Watchlist | None, table: bool) -> Iterator[list[Event]]:
     """The batches of several sources of one kind."""
     if kind == SourceKind.MRT:
-        from tui.feeds.mrt import read_mrt_files
-
         yield from read_mrt_files(paths, watchlist=watchlist, table=table)
     elif kind == SourceKind.RIS_LIVE:
         if len(paths) == 1:
@@ -143,8 +122,6 @@ def _single(kind: str, paths: list[Path], watchlist: Watchlist | None, table: bo
 
 def _read_journal(path: Path) -> Iterator[list[Event]]:
     """A journal's batches; a damaged or too new journal is a :class:`SourceError`."""
-    from tui.journal.store import JournalError, read_journal
-
     try:
         yield from read_journal(path)
     except JournalError as exc:
