@@ -434,3 +434,28 @@ def test_a_live_journal_keeps_sessions_heard_only_through_unwatched_routes(tmp_p
         play_to_end(session)
         assert session.engine.visibility(NK).full_feed == 2
         assert session.engine.visibility(NK).visible == 1
+
+
+@pytest.mark.parametrize(
+    "window",
+    [(), ("--from", "2007-02-11T01:45:00Z"), ("--until", "2007-02-11T01:50:00Z"),
+     ("--from", "2007-02-11T01:43:30Z", "--until", "2007-02-11T01:46:00Z")],
+    ids=["whole", "from", "until", "from-until"],
+)
+def test_headless_replay_of_files_prints_what_a_replay_of_their_journal_prints(tmp_path, capsys, window):
+    """Files are streamed through the engine (no journal is written for them): the same lines,
+    findings raised by timers included, as a replay of the journal recorded from them."""
+    from tui.cli import main
+
+    source = str(shared_file("mrt/bgpdump/updates.20070211.0141.gz"))
+    watches = ["--watch", "91.142.144.0/22", "--watch", "2001:700::/32", "--watch", "192.96.13.0/24",
+               "--watch", "213.83.17.0/24"]
+    journal = tmp_path / "linx.journal"
+    assert main(["record", "--journal", str(journal), *watches, source]) == 0
+    capsys.readouterr()
+    assert main(["replay", "--headless", *watches, *window, source]) == 0
+    streamed = capsys.readouterr().out.splitlines()
+    assert main(["replay", "--headless", *watches, *window, str(journal)]) == 0
+    replayed = capsys.readouterr().out.splitlines()
+    assert streamed == replayed
+    assert any(" outage " in line or "flapping" in line for line in streamed)

@@ -11,9 +11,12 @@ from typing import Any, TextIO
 from tui.cli import EXIT_OK, EXIT_USAGE, CommandError, add_config_argument
 from tui.commands.console import add_console_arguments
 from tui.commands.snapshot import add_watch_argument, load_watchlist, plain, time_argument
-from tui.core.clock import MAX_SPEED
-from tui.core.engine import LogEntry
+from tui.core.clock import MAX_SPEED, VirtualClock
+from tui.core.engine import Engine, LogEntry
 from tui.core.events import event_to_dict
+from tui.journal.replay import Stepper, rebatch
+from tui.journal.sources import open_sources
+from tui.journal.store import is_journal
 from tui.runtime import detectors_for
 
 __all__ = ["register", "run", "log_line", "log_json", "fetch_archive"]
@@ -118,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
     if args.jsonl and not args.headless:
         raise CommandError("--jsonl goes with --headless", EXIT_USAGE)
     paths = _sources(args, config, start, until)
+    if args.headless and not (len(paths) == 1 and is_journal(paths[0])):
+        # Nothing to seek in: the files are read once, straight through the engine, as a
+        # recording into a journal would read them (same batches, same ticks, same log).
+        stream_headless(paths, watchlist, detectors_for(config, watchlist), sys.stdout, start=start, until=until,
+                        jsonl=args.jsonl)
+        return EXIT_OK
     try:
         session = ReplaySession.open(
             paths, watchlist, detectors=detectors_for(config, watchlist), **config.checkpoint_options(),
@@ -132,6 +141,67 @@ def run(args: argparse.Namespace) -> int:
             return int(run_replay(session, config, args, start=start, until=until) or 0)
         play_headless(session, sys.stdout, start=start, until=until, jsonl=args.jsonl)
     return EXIT_OK
+
+
+def _write_log(engine: Any, out: TextIO, jsonl: bool, shown: bool = True) -> int:
+    """Print the engine's log entries (or drop them, before ``--from``) and empty the log."""
+    printed = 0
+    if shown:
+        for entry in engine.log:
+            out.write(json.dumps(log_json(entry), separators=(",", ":")) + "\n" if jsonl else log_line(entry) + "\n")
+            printed += 1
+    engine.log.clear()
+    return printed
+
+
+def stream_headless(
+    paths: list[str], watchlist: Any, detectors: list[Any], out: TextIO, *, start: float | None, until: float | None,
+    jsonl: bool,
+) -> int:
+    """Play file SOURCEs once through the engine at full speed, printing the log from ``start``.
+
+    The batches and ticks are the replay's (:func:`~tui.journal.replay.rebatch`,
+    :class:`~tui.journal.replay.Stepper`), so the lines are those a replay of the recorded
+    journal prints, without writing that journal first.
+    """
+    clock = VirtualClock(0.0, math.inf)
+    engine = Engine(watchlist, clock, detectors=detectors, log_size=1_000_000)
+    stepper = Stepper(engine, clock, tick_interval=1.0, rerun_findings=True)
+    cut = False
+
+    def until_window(batches: Any) -> Any:
+        nonlocal cut
+        for batch in batches:
+            if until is not None and batch and batch[-1].ts > until:
+                kept = [e for e in batch if e.ts <= until]
+                cut = True
+                if kept:
+                    yield kept
+                return
+            yield batch
+
+    printed = 0
+    previous: float | None = None
+    silent = start is not None
+    for batch in until_window(rebatch(open_sources(paths, watchlist))):
+        t = max(e.ts for e in batch)
+        t = t if previous is None else max(t, previous)
+        if silent and t >= start:  # type: ignore[operator]
+            # What is due before --from builds the state silently, as a seek there would.
+            stepper.tick_through(math.nextafter(start, -math.inf))  # type: ignore[arg-type]
+            _write_log(engine, out, jsonl, shown=False)
+            silent = False
+        stepper.apply(batch, t)
+        previous = t
+        printed += _write_log(engine, out, jsonl, not silent)
+    if previous is not None:
+        end = until if cut and until is not None else previous
+        stepper.tick_through(end)
+        clock.position = end
+        engine.ending(end, "window" if cut else "data")
+        printed += _write_log(engine, out, jsonl, not silent)
+    out.flush()
+    return printed
 
 
 def play_headless(session: Any, out: TextIO, *, start: float | None, until: float | None, jsonl: bool) -> int:
