@@ -39,6 +39,7 @@ from tui.feeds.mrt import (
     read_mrt_files,
     split_nlri,
 )
+from tui.feeds.mrt._container import StreamEnd, container_chunks
 
 ET_HEADER = "mrt/bgpdump/updates.et-header.2015.gz"
 RRC01_CORRUPT = "mrt/bgpkit-parser/ripe/rrc01/2000.11/updates.20001104.0124.gz"
@@ -313,6 +314,82 @@ def test_container_is_detected_by_magic_not_by_name(tmp_path):
         reader = read_mrt(source, collector="rrc06")
         assert _signature(events_of(reader)) == expected, source
         assert not reader.stats.truncated and reader.stats.rejected == 0
+
+
+def _decompressed(data: bytes, threads: int) -> tuple[bytes, str]:
+    """What the container layer makes of ``data``: the bytes, and the problem it reports."""
+    end = StreamEnd()
+    out = b"".join(container_chunks(io.BytesIO(data), end, threads))
+    return out, end.problem
+
+
+def _bzip2_cases() -> dict[str, bytes]:
+    """Real bzip2 files, and bzip2 made from a real RIB, with the faults the block path must
+    hand on exactly as the serial one does (each name says which)."""
+    cases = {
+        name: shared_file(name).read_bytes()
+        for name in (JINX, NO_PEER_INDEX, "mrt/bgpkit-parser/local_only-updates.bz2", "mrt/pyasn/rib.20080501.0644_firstMB.bz2")
+    }
+    raw = bz2.BZ2Decompressor().decompress(shared_file(RIB6).read_bytes())[:1_200_000]
+    small_blocks = bz2.compress(raw, 1)  # 100 kB blocks: a dozen of them
+    cases["many blocks"] = small_blocks
+    cases["two streams (pbzip2), an empty one between"] = bz2.compress(raw[:700_000], 1) + bz2.compress(b"") + bz2.compress(raw[700_000:], 2)
+    cases["stray octets after the stream"] = small_blocks + b"\x00\x00junk"
+    cases["zeros after the stream"] = small_blocks + bytes(300)
+    cases["gzip after a bzip2 stream"] = bz2.compress(raw[:300_000], 1) + gzip.compress(raw[:1000])
+    cases["empty stream"] = bz2.compress(b"")
+    for cut in (2, 4, 9, 40, 1000, len(small_blocks) // 3, len(small_blocks) // 2 + 7, len(small_blocks) - 11, len(small_blocks) - 1):
+        cases[f"cut at {cut}"] = small_blocks[:cut]
+    return cases
+
+
+def test_bzip2_block_by_block_gives_the_serial_bytes_and_ending():
+    """Blocks decoded in threads add up to what one decompressor gives, ending the same way."""
+    for name, data in _bzip2_cases().items():
+        expected = _decompressed(data, 0)
+        for threads in (1, 2):
+            assert _decompressed(data, threads) == expected, (name, threads)
+
+
+def test_damaged_bzip2_keeps_every_block_before_the_damage():
+    """One bit flipped: every good block before the damage is kept (the serial path can lose
+    one or two of them with the call that met it), never a byte after it or a wrong one."""
+    import random
+
+    raw = bz2.BZ2Decompressor().decompress(shared_file(RIB6).read_bytes())[:1_000_000]
+    data = bz2.compress(raw, 1)
+    rng = random.Random(131279)
+    for _ in range(6):
+        damaged = bytearray(data)
+        damaged[rng.randrange(100, len(damaged))] ^= 1 << rng.randrange(8)
+        serial, serial_problem = _decompressed(bytes(damaged), 0)
+        kept, problem = _decompressed(bytes(damaged), 2)
+        assert problem == serial_problem and "bzip2 data corrupt" in problem
+        assert raw.startswith(kept) and kept.startswith(serial)
+
+
+def test_bzip2_from_a_pipe_reads_as_from_a_file():
+    """A stream that cannot be read again takes the serial path: the same events."""
+    path = shared_file("mrt/pyasn/rib.20080501.0644_firstMB.bz2")
+
+    class Pipe(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b) -> int:  # type: ignore[override]
+            chunk = self._data.read(len(b))
+            b[: len(chunk)] = chunk
+            return len(chunk)
+
+    watchlist = Watchlist([NORTH_KOREA])
+    from_file = events_of(read_mrt(path, watchlist=watchlist, collector="rrc00"))
+    from_pipe = events_of(read_mrt(Pipe(path.read_bytes()), watchlist=watchlist, collector="rrc00"))
+    assert not Pipe(b"").seekable()
+    assert _signature(from_pipe) == _signature(from_file) and len(from_file) > 10
+    assert from_pipe[-1].detail.split(": ", 1)[1] == from_file[-1].detail.split(": ", 1)[1]
 
 
 def test_cut_compressed_stream_keeps_what_was_readable(tmp_path):
