@@ -170,9 +170,10 @@ class FileDecoder:
         self._interned4: dict[bytes, PathAttributes] = {}
         self._missing_index_reported = False
         self._last_ts: float | None = None
+        message = self._message_watched if self._watch_only else self._bgp4mp
         self._handlers: dict[int, Callable[[float, int, bytes, int, int], None]] = {
-            BGP4MP: self._bgp4mp,
-            BGP4MP_ET: self._bgp4mp,
+            BGP4MP: message,
+            BGP4MP_ET: message,
             TABLE_DUMP_V2: self._table_dump_v2,
             TABLE_DUMP: self._table_dump,
         }
@@ -402,6 +403,37 @@ class FileDecoder:
             self._update_table(ts, peer, d, p + 19, p + size, width == 4)
         else:
             self._update(ts, peer, d, p + 19, p + size, width == 4, False)
+
+    def _message_watched(self, ts: float, subtype: int, d: bytes, s: int, e: int) -> None:
+        """BGP4MP with a watchlist only: an UPDATE from a known IPv4 session straight to
+        :meth:`_update_watched`; anything else (and anything wrong) through :meth:`_bgp4mp`."""
+        if subtype == 1:
+            asn4 = False
+            p = s + 16  # ASNs, interface, AFI, two IPv4 addresses
+        elif subtype == 4:
+            asn4 = True
+            p = s + 20
+        else:
+            self._bgp4mp(ts, subtype, d, s, e)
+            return
+        peer = self._peer_cache.get(d[s:p])
+        if (
+            peer is None
+            or p + 19 > e
+            or not d.startswith(b"\x00\x01", p - 10)
+            or not d.startswith(MARKER, p)
+            or self.out.rib_groups
+        ):
+            self._bgp4mp(ts, subtype, d, s, e)
+            return
+        size = (d[p + 16] << 8) | d[p + 17]
+        if size < 19 or p + size > e:
+            self._bgp4mp(ts, subtype, d, s, e)
+            return
+        if d[p + 18] != 2:
+            self.stats.skipped += 1  # OPEN, NOTIFICATION, KEEPALIVE, ROUTE-REFRESH
+            return
+        self._update_watched(ts, peer, d, p + 19, p + size, asn4)
 
     def _bgp4mp_state(self, ts: float, subtype: int, d: bytes, s: int, e: int) -> None:
         width = BGP4MP_STATE.get(subtype)
