@@ -159,6 +159,69 @@ def test_filtered_mode_gives_exactly_the_watched_subset_of_the_full_table(files,
     assert set(filtered) - set(expected) <= kept_by_origin
 
 
+RIBS = [
+    pytest.param("mrt/bgpdump/bview.20020722.2337.gz", id="TABLE_DUMP"),
+    pytest.param(BVIEW_64K, id="TABLE_DUMP_V2-IPv6-64k"),
+    pytest.param("mrt/pyasn/rib.20140523.0600_firstMB.bz2", id="TABLE_DUMP_V2", marks=pytest.mark.slow),
+    pytest.param(RIB6, id="TABLE_DUMP_V2-IPv6", marks=pytest.mark.slow),
+]
+RIB_WATCHES = Watchlist([
+    NORTH_KOREA,
+    Watch("picked", tuple(map(Prefix.parse, ("80.64.128.0/20", "1.8.0.0/16", "2001:200::/23", "2001:579:1040::/46"))), (701, 8402, 22773)),
+])
+"""Prefixes and origins each RIB above holds (tests/golden_cases.py picked them), and the
+built-in watch."""
+
+
+def _without_bulk(events: list) -> list:
+    return [e for e in events if not isinstance(e, BulkRoutes)]
+
+
+def _same_reading(source, watchlist: Watchlist) -> tuple[list, list]:
+    """A RIB (path, or bytes) read watch-only, and read whole-table with the same watchlist
+    less its bulk routes."""
+    def opened():
+        return io.BytesIO(source) if isinstance(source, bytes) else source
+
+    watched = events_of(read_mrt(opened(), watchlist=watchlist, collector="rib"))
+    table = _without_bulk(events_of(read_mrt(opened(), watchlist=watchlist, table=True, collector="rib")))
+    return watched, table
+
+
+@pytest.mark.parametrize("relative", RIBS)
+def test_watch_only_rib_reading_is_the_entry_by_entry_reading(relative):
+    """Watch-only, a RIB record no watch concerns is passed over from its raw octets and its
+    sessions are counted by PEER_INDEX_TABLE position. The whole-table reading goes entry by
+    entry; without its bulk routes it must give the very same events, in the same order:
+    the watched routes, PeerSeen, FullFeedPeers (the session counts) and the end."""
+    watched, table = _same_reading(shared_file(relative), RIB_WATCHES)
+    assert sum(isinstance(e, RouteAnnounced) for e in watched) >= 2
+    assert any(isinstance(e, FullFeedPeers) for e in watched)
+    assert watched == table
+
+
+def test_watch_only_rib_reading_rejects_damage_as_the_entry_by_entry_reading():
+    """Random octets changed in real TABLE_DUMP and TABLE_DUMP_V2 records: the same rejections
+    (offsets, reasons), counts and events whether records are passed over or read entry by entry."""
+    import random
+
+    rng = random.Random(20020722)
+    sources = [
+        gzip.decompress(shared_file("mrt/bgpdump/bview.20020722.2337.gz").read_bytes())[:1_500_000],
+        gzip.decompress(shared_file(BVIEW_64K).read_bytes()),
+        bz2.BZ2Decompressor().decompress(shared_file(RIB6).read_bytes())[:1_500_000],
+    ]
+    rejected = 0
+    for _ in range(12):
+        raw = bytearray(rng.choice(sources))
+        for _ in range(rng.randint(20, 300)):
+            raw[rng.randrange(len(raw))] = rng.randrange(256)
+        watched, table = _same_reading(bytes(raw), RIB_WATCHES)
+        assert watched == table
+        rejected += sum(isinstance(e, RecordRejected) for e in watched)
+    assert rejected > 30  # the damage was real
+
+
 def test_full_table_mode_still_emits_the_watched_routes():
     state, events = table_of(read_mrt(shared_file(RRC15_1600), table=True, watchlist=Watchlist([SUBSETS[0].values[1]])))
     announced = [e for e in events if isinstance(e, RouteAnnounced)]
