@@ -163,8 +163,6 @@ class FileDecoder:
         self._index_tally: tuple[list[int], list[int]] = ([], [])
         """RIB entries per PEER_INDEX_TABLE position (IPv4, IPv6), counted where nothing of a
         record is kept; folded into ``_rib_counts`` by :meth:`_fold_index_tally`."""
-        self._index_known = bytearray()
-        """1 at each PEER_INDEX_TABLE position whose session is known to have been seen."""
         self._rib_ts: float | None = None
         self._interned: dict[bytes, PathAttributes] = {}
         self._interned4: dict[bytes, PathAttributes] = {}
@@ -739,7 +737,6 @@ class FileDecoder:
         self._fold_index_tally()
         self._peer_index = peers
         self._index_tally = ([0] * len(peers), [0] * len(peers))
-        self._index_known = bytearray(len(peers))
 
     def _fold_index_tally(self) -> None:
         """Add the per-position RIB counts to the per-session ones (before the index changes)."""
@@ -799,23 +796,23 @@ class FileDecoder:
             # watched ASN's octets occur in it): only count each session's table (full-feed
             # peers), by PEER_INDEX_TABLE position, with no object made per entry.
             tally = self._index_tally[0 if version == 4 else 1]
-            known = self._index_known
+            last = e - fixed  # an entry's fixed part must start at or before this
             entry = 0
             peer_no = 0
             try:
                 for entry in range(count):
-                    if p + fixed > e:
+                    if p > last:
                         raise _Bad(f"RIB record lists {count} entries but ends after {entry}")
                     peer_no = (d[p] << 8) | d[p + 1]
                     p += fixed
                     p += (d[p - 2] << 8) | d[p - 1]
                     if p > e:
                         raise _Bad(f"RIB entry {entry} attributes overrun the record")
-                    tally[peer_no] += 1
-                    if not known[peer_no]:
-                        known[peer_no] = 1
-                        if index[peer_no] not in self.out.seen_peers:
-                            self._seen(index[peer_no], ts)
+                    n = tally[peer_no]
+                    tally[peer_no] = n + 1
+                    if not n and index[peer_no] not in self.out.seen_peers:
+                        # first counted here: the session may be new (a PeerSeen, in entry order)
+                        self._seen(index[peer_no], ts)
             except IndexError:
                 raise _Bad(f"RIB entry names peer {peer_no}, the PEER_INDEX_TABLE has {len(index)}") from None
             self.stats.announcements += count
