@@ -414,6 +414,18 @@ def test_bzip2_block_by_block_gives_the_serial_bytes_and_ending():
             assert _decompressed(data, threads) == expected, (name, threads)
 
 
+def test_a_stream_ending_where_a_read_ends_is_followed_by_the_next(monkeypatch):
+    """pbzip2 output whose first stream ends exactly where a read of the file does: the next
+    stream is read, not taken for stray octets (both paths)."""
+    import tui.feeds.mrt._container as container
+
+    raw = bz2.BZ2Decompressor().decompress(shared_file(RIB6).read_bytes())[:400_000]
+    first, second = bz2.compress(raw[:250_000], 1), bz2.compress(raw[250_000:], 1)
+    monkeypatch.setattr(container, "_READ_SIZE", len(first))
+    for threads in (0, 1):
+        assert _decompressed(first + second, threads) == (raw, ""), threads
+
+
 def test_damaged_bzip2_keeps_every_block_before_the_damage():
     """One bit flipped: every good block before the damage is kept (the serial path can lose
     one or two of them with the call that met it), never a byte after it or a wrong one."""
