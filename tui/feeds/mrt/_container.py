@@ -188,6 +188,9 @@ _BLOCK_MAGIC = 0x314159265359
 _END_MAGIC = 0x177245385090
 _IN_FLIGHT = 3
 """Blocks being decoded per thread at most (memory: a block is at most 900 kB decoded)."""
+_SPAN = 8 << 20
+"""Compressed octets held with no block boundary in them before the serial path takes over
+(a block of 900 kB never compresses to more than about a megabyte)."""
 
 
 def _decode_threads() -> int:
@@ -419,6 +422,8 @@ class _BlockReader:
 
     def _next_magic(self) -> tuple[int, bool] | None:
         while not self.magics:
+            if len(self.buf) > _SPAN:
+                raise _Irregular("no block boundary where one must be")
             if not self._read():
                 self._scan()
                 if not self.magics:
