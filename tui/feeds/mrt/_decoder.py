@@ -162,7 +162,7 @@ class FileDecoder:
         self._rib_counts: dict[PeerKey, list[int]] = {}
         self._index_tally: tuple[list[int], list[int]] = ([], [])
         """RIB entries per PEER_INDEX_TABLE position (IPv4, IPv6), counted where nothing of a
-        record is kept; folded into ``_rib_counts`` by :meth:`_fold_index_tally`."""
+        record is kept; folded into ``_rib_counts`` by :meth:`_fold_tallies`."""
         self._rib_ts: float | None = None
         self._interned: dict[bytes, PathAttributes] = {}
         self._interned4: dict[bytes, PathAttributes] = {}
@@ -302,7 +302,7 @@ class FileDecoder:
     def _finish(self, problem: str) -> None:
         stats = self.stats
         stats.last_ts = self._last_ts
-        self._fold_index_tally()
+        self._fold_tallies()
         if self._rib_counts:
             self._declare_full_feed()
         if self._peer_index is None and self._missing_index_reported:
@@ -734,12 +734,13 @@ class FileDecoder:
             asn = int.from_bytes(d[p + 5 + iplen : stop], "big")
             peers.append(PeerKey(collector, ip, asn))
             p = stop
-        self._fold_index_tally()
+        self._fold_tallies()
         self._peer_index = peers
         self._index_tally = ([0] * len(peers), [0] * len(peers))
 
-    def _fold_index_tally(self) -> None:
-        """Add the per-position RIB counts to the per-session ones (before the index changes)."""
+    def _fold_tallies(self) -> None:
+        """Add the TABLE_DUMP per-peer-field and TABLE_DUMP_V2 per-position counts to the
+        per-session ones (at the end, and before a new PEER_INDEX_TABLE replaces the index)."""
         counts = self._rib_counts
         for tally in self._td1_tally.values():
             if tally[1] or tally[2]:
