@@ -47,7 +47,12 @@ FILES = [
     MRT / "bgpdump" / "updates.et-header.2015.gz",
     MRT / "bgpkit-parser" / "ripe" / "rrc15" / "2010.02" / "updates.20100227.1600.gz",
     MRT / "bgpkit-parser" / "ripe" / "rrc15" / "2010.02" / "updates.20100227.1610.gz",
+    MRT / "bgpdump" / "updates.20070211.0141.gz",
+    MRT / "bgpdump" / "bview.20020722.2337.gz",
+    MRT / "pyasn" / "rib.20140523.0600_firstMB.bz2",
+    MRT / "pyasn" / "rib6.20151101.0600_firstMB.bz2",
 ]
+"""The update files, and one file of every other MRT kind that bench/cli.py times as a command."""
 RSS_FILE = FILES[0]
 
 

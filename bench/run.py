@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     saved = args.results / f"cli-{stamp}.json"
     saved.write_text(json.dumps({
         "when": stamp, "python": sys.version.split()[0], "cpus": os.cpu_count(), "load_average": os.getloadavg(),
+        "startup": asdict(cli.last_startup) if cli.last_startup is not None else None,
         "cases": [asdict(r) for r in results],
     }, indent=2))
     print(f"\nresults written to {saved}")

@@ -39,6 +39,7 @@ from tui.feeds.mrt import (
     read_mrt_files,
     split_nlri,
 )
+from tui.feeds.mrt._container import StreamEnd, container_chunks
 
 ET_HEADER = "mrt/bgpdump/updates.et-header.2015.gz"
 RRC01_CORRUPT = "mrt/bgpkit-parser/ripe/rrc01/2000.11/updates.20001104.0124.gz"
@@ -156,6 +157,69 @@ def test_filtered_mode_gives_exactly_the_watched_subset_of_the_full_table(files,
     # The only extras: routes whose origin *was* watched and then changed (their replacement
     # had to come out, or the filtered state would hold a stale route).
     assert set(filtered) - set(expected) <= kept_by_origin
+
+
+RIBS = [
+    pytest.param("mrt/bgpdump/bview.20020722.2337.gz", id="TABLE_DUMP"),
+    pytest.param(BVIEW_64K, id="TABLE_DUMP_V2-IPv6-64k"),
+    pytest.param("mrt/pyasn/rib.20140523.0600_firstMB.bz2", id="TABLE_DUMP_V2", marks=pytest.mark.slow),
+    pytest.param(RIB6, id="TABLE_DUMP_V2-IPv6", marks=pytest.mark.slow),
+]
+RIB_WATCHES = Watchlist([
+    NORTH_KOREA,
+    Watch("picked", tuple(map(Prefix.parse, ("80.64.128.0/20", "1.8.0.0/16", "2001:200::/23", "2001:579:1040::/46"))), (701, 8402, 22773)),
+])
+"""Prefixes and origins each RIB above holds (tests/golden_cases.py picked them), and the
+built-in watch."""
+
+
+def _without_bulk(events: list) -> list:
+    return [e for e in events if not isinstance(e, BulkRoutes)]
+
+
+def _same_reading(source, watchlist: Watchlist) -> tuple[list, list]:
+    """A RIB (path, or bytes) read watch-only, and read whole-table with the same watchlist
+    less its bulk routes."""
+    def opened():
+        return io.BytesIO(source) if isinstance(source, bytes) else source
+
+    watched = events_of(read_mrt(opened(), watchlist=watchlist, collector="rib"))
+    table = _without_bulk(events_of(read_mrt(opened(), watchlist=watchlist, table=True, collector="rib")))
+    return watched, table
+
+
+@pytest.mark.parametrize("relative", RIBS)
+def test_watch_only_rib_reading_is_the_entry_by_entry_reading(relative):
+    """Watch-only, a RIB record no watch concerns is passed over from its raw octets and its
+    sessions are counted by PEER_INDEX_TABLE position. The whole-table reading goes entry by
+    entry; without its bulk routes it must give the very same events, in the same order:
+    the watched routes, PeerSeen, FullFeedPeers (the session counts) and the end."""
+    watched, table = _same_reading(shared_file(relative), RIB_WATCHES)
+    assert sum(isinstance(e, RouteAnnounced) for e in watched) >= 2
+    assert any(isinstance(e, FullFeedPeers) for e in watched)
+    assert watched == table
+
+
+def test_watch_only_rib_reading_rejects_damage_as_the_entry_by_entry_reading():
+    """Random octets changed in real TABLE_DUMP and TABLE_DUMP_V2 records: the same rejections
+    (offsets, reasons), counts and events whether records are passed over or read entry by entry."""
+    import random
+
+    rng = random.Random(20020722)
+    sources = [
+        gzip.decompress(shared_file("mrt/bgpdump/bview.20020722.2337.gz").read_bytes())[:1_500_000],
+        gzip.decompress(shared_file(BVIEW_64K).read_bytes()),
+        bz2.BZ2Decompressor().decompress(shared_file(RIB6).read_bytes())[:1_500_000],
+    ]
+    rejected = 0
+    for _ in range(12):
+        raw = bytearray(rng.choice(sources))
+        for _ in range(rng.randint(20, 300)):
+            raw[rng.randrange(len(raw))] = rng.randrange(256)
+        watched, table = _same_reading(bytes(raw), RIB_WATCHES)
+        assert watched == table
+        rejected += sum(isinstance(e, RecordRejected) for e in watched)
+    assert rejected > 30  # the damage was real
 
 
 def test_full_table_mode_still_emits_the_watched_routes():
@@ -313,6 +377,94 @@ def test_container_is_detected_by_magic_not_by_name(tmp_path):
         reader = read_mrt(source, collector="rrc06")
         assert _signature(events_of(reader)) == expected, source
         assert not reader.stats.truncated and reader.stats.rejected == 0
+
+
+def _decompressed(data: bytes, threads: int) -> tuple[bytes, str]:
+    """What the container layer makes of ``data``: the bytes, and the problem it reports."""
+    end = StreamEnd()
+    out = b"".join(container_chunks(io.BytesIO(data), end, threads))
+    return out, end.problem
+
+
+def _bzip2_cases() -> dict[str, bytes]:
+    """Real bzip2 files, and bzip2 made from a real RIB, with the faults the block path must
+    hand on exactly as the serial one does (each name says which)."""
+    cases = {
+        name: shared_file(name).read_bytes()
+        for name in (JINX, NO_PEER_INDEX, "mrt/bgpkit-parser/local_only-updates.bz2", "mrt/pyasn/rib.20080501.0644_firstMB.bz2")
+    }
+    raw = bz2.BZ2Decompressor().decompress(shared_file(RIB6).read_bytes())[:1_200_000]
+    small_blocks = bz2.compress(raw, 1)  # 100 kB blocks: a dozen of them
+    cases["many blocks"] = small_blocks
+    cases["two streams (pbzip2), an empty one between"] = bz2.compress(raw[:700_000], 1) + bz2.compress(b"") + bz2.compress(raw[700_000:], 2)
+    cases["stray octets after the stream"] = small_blocks + b"\x00\x00junk"
+    cases["zeros after the stream"] = small_blocks + bytes(300)
+    cases["gzip after a bzip2 stream"] = bz2.compress(raw[:300_000], 1) + gzip.compress(raw[:1000])
+    cases["empty stream"] = bz2.compress(b"")
+    for cut in (2, 4, 9, 40, 1000, len(small_blocks) // 3, len(small_blocks) // 2 + 7, len(small_blocks) - 11, len(small_blocks) - 1):
+        cases[f"cut at {cut}"] = small_blocks[:cut]
+    return cases
+
+
+def test_bzip2_block_by_block_gives_the_serial_bytes_and_ending():
+    """Blocks decoded in threads add up to what one decompressor gives, ending the same way."""
+    for name, data in _bzip2_cases().items():
+        expected = _decompressed(data, 0)
+        for threads in (1, 2):
+            assert _decompressed(data, threads) == expected, (name, threads)
+
+
+def test_a_stream_ending_where_a_read_ends_is_followed_by_the_next(monkeypatch):
+    """pbzip2 output whose first stream ends exactly where a read of the file does: the next
+    stream is read, not taken for stray octets (both paths)."""
+    import tui.feeds.mrt._container as container
+
+    raw = bz2.BZ2Decompressor().decompress(shared_file(RIB6).read_bytes())[:400_000]
+    first, second = bz2.compress(raw[:250_000], 1), bz2.compress(raw[250_000:], 1)
+    monkeypatch.setattr(container, "_READ_SIZE", len(first))
+    for threads in (0, 1):
+        assert _decompressed(first + second, threads) == (raw, ""), threads
+
+
+def test_damaged_bzip2_keeps_every_block_before_the_damage():
+    """One bit flipped: every good block before the damage is kept (the serial path can lose
+    one or two of them with the call that met it), never a byte after it or a wrong one."""
+    import random
+
+    raw = bz2.BZ2Decompressor().decompress(shared_file(RIB6).read_bytes())[:1_000_000]
+    data = bz2.compress(raw, 1)
+    rng = random.Random(131279)
+    for _ in range(6):
+        damaged = bytearray(data)
+        damaged[rng.randrange(100, len(damaged))] ^= 1 << rng.randrange(8)
+        serial, serial_problem = _decompressed(bytes(damaged), 0)
+        kept, problem = _decompressed(bytes(damaged), 2)
+        assert problem == serial_problem and "bzip2 data corrupt" in problem
+        assert raw.startswith(kept) and kept.startswith(serial)
+
+
+def test_bzip2_from_a_pipe_reads_as_from_a_file():
+    """A stream that cannot be read again takes the serial path: the same events."""
+    path = shared_file("mrt/pyasn/rib.20080501.0644_firstMB.bz2")
+
+    class Pipe(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b) -> int:  # type: ignore[override]
+            chunk = self._data.read(len(b))
+            b[: len(chunk)] = chunk
+            return len(chunk)
+
+    watchlist = Watchlist([NORTH_KOREA])
+    from_file = events_of(read_mrt(path, watchlist=watchlist, collector="rrc00"))
+    from_pipe = events_of(read_mrt(Pipe(path.read_bytes()), watchlist=watchlist, collector="rrc00"))
+    assert not Pipe(b"").seekable()
+    assert _signature(from_pipe) == _signature(from_file) and len(from_file) > 10
+    assert from_pipe[-1].detail.split(": ", 1)[1] == from_file[-1].detail.split(": ", 1)[1]
 
 
 def test_cut_compressed_stream_keeps_what_was_readable(tmp_path):

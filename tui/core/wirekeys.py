@@ -35,7 +35,14 @@ _COMMON_LENGTHS = {
 
 
 def _byte_class(values: Iterable[int]) -> bytes:
-    return b"[" + b"".join(b"\\x%02x" % v for v in sorted(set(values))) + b"]"
+    """A character class of ``values``, runs written as ranges (the same set, parsed faster)."""
+    runs: list[list[int]] = []
+    for v in sorted(set(values)):
+        if runs and runs[-1][1] == v - 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return b"[" + b"".join(b"\\x%02x" % lo if lo == hi else b"\\x%02x-\\x%02x" % (lo, hi) for lo, hi in runs) + b"]"
 
 
 def _token_alternative(length: int) -> bytes:

@@ -47,6 +47,12 @@ object of its own only when a specific watch concerns it:
   over non-matching prefixes in C and stops only at a prefix whose first octet could relate to
   a watched prefix; only those are decoded and checked exactly. The AS path is looked at only
   when the watchlist has ASNs, and only when the ASN's bytes occur in the attributes at all.
+- a RIB record (TABLE_DUMP, TABLE_DUMP_V2) that no watch concerns is told so from its raw
+  octets: its prefix's first octet against a table of the watched ones, then one search of the
+  whole record for the watched ASNs' octets. Then only its sessions are counted (for the
+  full-feed declaration), by PEER_INDEX_TABLE position, with no object made per entry.
+- bzip2 (the slow container: as slow as everything else together) is decompressed block by
+  block in threads, one per CPU, while the records of the blocks before are read.
 - for a whole table (a watch of ``0.0.0.0/0`` / ``::/0``, or ``table=True``), the other routes
   go out as :class:`~tui.core.events.BulkRoutes`: one event per UPDATE (per group of RIB
   entries with the same session and attributes), the prefixes as wire keys split in C, the

@@ -108,6 +108,14 @@ def _without(keys: list[WireKey], chosen: list[WireKey]) -> list[WireKey]:
     return [k for k in keys if k not in taken]
 
 
+def _holds_any(d: bytes, start: int, end: int, needles: tuple[bytes, ...]) -> bool:
+    """Whether any of ``needles`` occurs in ``d[start:end]`` (searched in C, nothing copied)."""
+    for needle in needles:
+        if d.find(needle, start, end) >= 0:
+            return True
+    return False
+
+
 class _Bad(Exception):
     """A record-level failure (internal): the record is rejected and reading goes on."""
 
@@ -147,17 +155,23 @@ class FileDecoder:
         # tells apart collectors whose archives share file names.
         self.display_name = short_path(self.path)
         self._peer_cache: dict[bytes, PeerKey] = {}
-        self._td1_peers: dict[bytes, PeerKey] = {}
+        self._td1_tally: dict[bytes, list[Any]] = {}
+        """TABLE_DUMP peer field (address and ASN octets) -> [session, IPv4 entries, IPv6
+        entries, known to be in seen_peers]; folded into ``_rib_counts`` at the end."""
         self._peer_index: list[PeerKey] | None = None
         self._rib_counts: dict[PeerKey, list[int]] = {}
+        self._index_tally: tuple[list[int], list[int]] = ([], [])
+        """RIB entries per PEER_INDEX_TABLE position (IPv4, IPv6), counted where nothing of a
+        record is kept; folded into ``_rib_counts`` by :meth:`_fold_tallies`."""
         self._rib_ts: float | None = None
         self._interned: dict[bytes, PathAttributes] = {}
         self._interned4: dict[bytes, PathAttributes] = {}
         self._missing_index_reported = False
         self._last_ts: float | None = None
+        message = self._message_watched if self._watch_only else self._bgp4mp
         self._handlers: dict[int, Callable[[float, int, bytes, int, int], None]] = {
-            BGP4MP: self._bgp4mp,
-            BGP4MP_ET: self._bgp4mp,
+            BGP4MP: message,
+            BGP4MP_ET: message,
             TABLE_DUMP_V2: self._table_dump_v2,
             TABLE_DUMP: self._table_dump,
         }
@@ -288,6 +302,7 @@ class FileDecoder:
     def _finish(self, problem: str) -> None:
         stats = self.stats
         stats.last_ts = self._last_ts
+        self._fold_tallies()
         if self._rib_counts:
             self._declare_full_feed()
         if self._peer_index is None and self._missing_index_reported:
@@ -386,6 +401,37 @@ class FileDecoder:
             self._update_table(ts, peer, d, p + 19, p + size, width == 4)
         else:
             self._update(ts, peer, d, p + 19, p + size, width == 4, False)
+
+    def _message_watched(self, ts: float, subtype: int, d: bytes, s: int, e: int) -> None:
+        """BGP4MP with a watchlist only: an UPDATE from a known IPv4 session straight to
+        :meth:`_update_watched`; anything else (and anything wrong) through :meth:`_bgp4mp`."""
+        if subtype == 1:
+            asn4 = False
+            p = s + 16  # ASNs, interface, AFI, two IPv4 addresses
+        elif subtype == 4:
+            asn4 = True
+            p = s + 20
+        else:
+            self._bgp4mp(ts, subtype, d, s, e)
+            return
+        peer = self._peer_cache.get(d[s:p])
+        if (
+            peer is None
+            or p + 19 > e
+            or not d.startswith(b"\x00\x01", p - 10)
+            or not d.startswith(MARKER, p)
+            or self.out.rib_groups
+        ):
+            self._bgp4mp(ts, subtype, d, s, e)
+            return
+        size = (d[p + 16] << 8) | d[p + 17]
+        if size < 19 or p + size > e:
+            self._bgp4mp(ts, subtype, d, s, e)
+            return
+        if d[p + 18] != 2:
+            self.stats.skipped += 1  # OPEN, NOTIFICATION, KEEPALIVE, ROUTE-REFRESH
+            return
+        self._update_watched(ts, peer, d, p + 19, p + size, asn4)
 
     def _bgp4mp_state(self, ts: float, subtype: int, d: bytes, s: int, e: int) -> None:
         width = BGP4MP_STATE.get(subtype)
@@ -688,7 +734,34 @@ class FileDecoder:
             asn = int.from_bytes(d[p + 5 + iplen : stop], "big")
             peers.append(PeerKey(collector, ip, asn))
             p = stop
+        self._fold_tallies()
         self._peer_index = peers
+        self._index_tally = ([0] * len(peers), [0] * len(peers))
+
+    def _fold_tallies(self) -> None:
+        """Add the TABLE_DUMP per-peer-field and TABLE_DUMP_V2 per-position counts to the
+        per-session ones (at the end, and before a new PEER_INDEX_TABLE replaces the index)."""
+        counts = self._rib_counts
+        for tally in self._td1_tally.values():
+            if tally[1] or tally[2]:
+                total = counts.get(tally[0])
+                if total is None:
+                    total = counts[tally[0]] = [0, 0]
+                total[0] += tally[1]
+                total[1] += tally[2]
+                tally[1] = tally[2] = 0
+        index = self._peer_index
+        if index is None:
+            return
+        for slot, tally in enumerate(self._index_tally):
+            for position, n in enumerate(tally):
+                if n:
+                    peer = index[position]
+                    total = counts.get(peer)
+                    if total is None:
+                        total = counts[peer] = [0, 0]
+                    total[slot] += n
+                    tally[position] = 0
 
     def _rib(self, ts: float, subtype: int, d: bytes, s: int, e: int) -> None:
         version, addpath = TD2_RIB[subtype]
@@ -702,10 +775,6 @@ class FileDecoder:
         p = s + 5 + nbytes
         if p + 2 > e:
             raise _Bad("RIB prefix cut short")
-        key = d[s + 4 : p]
-        spare = nbytes * 8 - length
-        if spare and key[-1] & ((1 << spare) - 1):
-            key = key[:-1] + bytes((key[-1] & (0xFF << spare) & 0xFF,))
         count = (d[p] << 8) | d[p + 1]
         p += 2
         index = self._peer_index
@@ -714,37 +783,48 @@ class FileDecoder:
             raise _Bad("RIB record before any PEER_INDEX_TABLE: its peers cannot be named")
         self._rib_ts = ts
         watch = self.watch
+        in_bulk = version in self.bulk
+        fixed = 8 + (4 if addpath else 0)
+        if not in_bulk and not self.emit_all and (
+            watch is None
+            or (
+                # the prefix's first octet, then the exact test; then the ASNs' octets
+                ((length >= 8 and not watch.first_octets[version][d[s + 5]]) or not watch.key_relevant(version, self._rib_key(d, s, p - 2, length)))
+                and not _holds_any(d, p, e, watch.asn_needles)
+            )
+        ):
+            # Nothing of this record is kept (its prefix is unrelated to every watch, and no
+            # watched ASN's octets occur in it): only count each session's table (full-feed
+            # peers), by PEER_INDEX_TABLE position, with no object made per entry.
+            tally = self._index_tally[0 if version == 4 else 1]
+            last = e - fixed  # an entry's fixed part must start at or before this
+            entry = 0
+            peer_no = 0
+            try:
+                for entry in range(count):
+                    if p > last:
+                        raise _Bad(f"RIB record lists {count} entries but ends after {entry}")
+                    peer_no = (d[p] << 8) | d[p + 1]
+                    p += fixed
+                    p += (d[p - 2] << 8) | d[p - 1]
+                    if p > e:
+                        raise _Bad(f"RIB entry {entry} attributes overrun the record")
+                    n = tally[peer_no]
+                    tally[peer_no] = n + 1
+                    if not n and index[peer_no] not in self.out.seen_peers:
+                        # first counted here: the session may be new (a PeerSeen, in entry order)
+                        self._seen(index[peer_no], ts)
+            except IndexError:
+                raise _Bad(f"RIB entry names peer {peer_no}, the PEER_INDEX_TABLE has {len(index)}") from None
+            self.stats.announcements += count
+            return
+        key = self._rib_key(d, s, p - 2, length)
         relevant = self.emit_all or (watch is not None and watch.key_relevant(version, key))
         check_origin = not relevant and watch is not None and bool(watch.asn_needles)
-        in_bulk = version in self.bulk
         counts = self._rib_counts
         slot = 0 if version == 4 else 1
         seen = self.out.seen_peers
-        fixed = 8 + (4 if addpath else 0)
         entries = 0
-        if not (relevant or check_origin or in_bulk):
-            # Nothing of this record is kept: only count each session's table (full-feed peers).
-            for _ in range(count):
-                if p + fixed > e:
-                    raise _Bad(f"RIB record lists {count} entries but ends after {entries}")
-                peer_no = (d[p] << 8) | d[p + 1]
-                p += fixed
-                p += (d[p - 2] << 8) | d[p - 1]
-                if p > e:
-                    raise _Bad(f"RIB entry {entries} attributes overrun the record")
-                try:
-                    peer = index[peer_no]
-                except IndexError:
-                    raise _Bad(f"RIB entry names peer {peer_no}, the PEER_INDEX_TABLE has {len(index)}") from None
-                entries += 1
-                tally = counts.get(peer)
-                if tally is None:
-                    tally = counts[peer] = [0, 0]
-                tally[slot] += 1
-                if peer not in seen:
-                    self._seen(peer, ts)
-            self.stats.announcements += entries
-            return
         source = self.source_name
         mp = version == 6
         groups = self.out.rib_groups
@@ -790,47 +870,67 @@ class FileDecoder:
                     keys.append(key)
         self.stats.announcements += entries
 
+    @staticmethod
+    def _rib_key(d: bytes, s: int, stop: int, length: int) -> WireKey:
+        """The wire key of a RIB record's prefix (``d[s + 4 : stop]``), host bits cleared."""
+        key = d[s + 4 : stop]
+        spare = -length % 8
+        if spare and key[-1] & ((1 << spare) - 1):
+            key = key[:-1] + bytes((key[-1] & (0xFF << spare) & 0xFF,))
+        return key
+
     # -- TABLE_DUMP (v1) ------------------------------------------------------------------------
 
     def _table_dump(self, ts: float, subtype: int, d: bytes, s: int, e: int) -> None:
-        if subtype in (1, 3):
+        if subtype == 1 or subtype == 3:
             version, iplen = 4, 4
-        elif subtype in (2, 4):
+        elif subtype == 2 or subtype == 4:
             version, iplen = 6, 16
         else:
             raise _Bad(f"TABLE_DUMP subtype {subtype} unknown")
-        aslen = 4 if subtype in (3, 4) else 2
+        aslen = 4 if subtype > 2 else 2
         if s + 12 + 2 * iplen + aslen > e:
             raise _Bad("TABLE_DUMP record cut short")
         p = s + 4
         length = d[p + iplen]
         if length > PREFIX_BITS[version]:
             raise _Bad(f"IPv{version} prefix length {length} > {PREFIX_BITS[version]}")
+        q = p + iplen + 6  # prefix, length, status, originated time
+        who = d[q : q + iplen + aslen]
+        tally = self._td1_tally.get(who)
+        if tally is None:
+            peer = PeerKey(self.collector, ip_text(who[:iplen]), int.from_bytes(who[iplen:], "big"))
+            tally = self._td1_tally[who] = [peer, 0, 0, False]
+        q += iplen + aslen
+        alen = (d[q] << 8) | d[q + 1]
+        q += 2
+        if q + alen > e:
+            raise _Bad("TABLE_DUMP attributes overrun the record")
+        self._rib_ts = ts
+        tally[1 if version == 4 else 2] += 1
+        if not tally[3]:
+            tally[3] = True  # from here on the session is in seen_peers
+            if tally[0] not in self.out.seen_peers:
+                self._seen(tally[0], ts)
+        self.stats.announcements += 1
+        watch = self.watch
+        if (
+            watch is not None
+            and not self.emit_all
+            and version not in self.bulk
+            and length >= 8
+            and not watch.first_octets[version][d[p]]
+            and not _holds_any(d, q, q + alen, watch.asn_needles)
+        ):
+            return  # the common case, decided from the raw octets: nothing of it is kept
         nbytes = (length + 7) >> 3
         # The v1 format carries a whole address: the wire key is its significant octets.
         key = d[p + iplen : p + iplen + 1] + d[p : p + nbytes]
         spare = nbytes * 8 - length
         if spare and key[-1] & ((1 << spare) - 1):
             key = key[:-1] + bytes((key[-1] & (0xFF << spare) & 0xFF,))
-        p += iplen + 6  # prefix, length, status, originated time
-        who = d[p : p + iplen + aslen]
-        peer = self._td1_peers.get(who)
-        if peer is None:
-            peer = self._td1_peers[who] = PeerKey(self.collector, ip_text(who[:iplen]), int.from_bytes(who[iplen:], "big"))
-        p += iplen + aslen
-        alen = (d[p] << 8) | d[p + 1]
-        p += 2
-        if p + alen > e:
-            raise _Bad("TABLE_DUMP attributes overrun the record")
-        self._rib_ts = ts
-        tally = self._rib_counts.get(peer)
-        if tally is None:
-            tally = self._rib_counts[peer] = [0, 0]
-        tally[0 if version == 4 else 1] += 1
-        if peer not in self.out.seen_peers:
-            self._seen(peer, ts)
-        self.stats.announcements += 1
-        watch = self.watch
+        peer = tally[0]
+        p = q
         relevant = self.emit_all or (watch is not None and watch.key_relevant(version, key))
         if not relevant and version not in self.bulk and (watch is None or not watch.asn_needles):
             return

@@ -41,6 +41,11 @@ class WatchFilter:
         from it means "look closer"; a match means the block holds nothing of interest."""
         self.asns: frozenset[int] = frozenset()
         self.asn_needles: tuple[bytes, ...] = ()
+        self.first_octets: dict[int, bytes] = {4: bytes(256), 6: bytes(256)}
+        """Per IP version, a 256-octet table: non-zero at each first octet that a prefix of
+        /8 or longer must have to relate to a watched prefix. A reader tests a prefix's first
+        octet there, straight from the wire, before building anything (:meth:`key_relevant`
+        answers False for a /8-or-longer whose octet is zero here)."""
         self._cache: dict[tuple[int, bytes], bool] = {}
         self.refresh()
 
@@ -67,6 +72,7 @@ class WatchFilter:
             span = 1 << (8 - prefix.length) if prefix.length < 8 else 1
             for first in range(top, top + span):
                 self._by_first[prefix.version].setdefault(first, []).append((prefix.network, prefix.length))
+        self.first_octets = {v: bytes(1 if o in firsts[v] else 0 for o in range(256)) for v in (4, 6)}
         self.scanners = {v: (scanner(v, frozenset(firsts[v])) if has[v] else None) for v in (4, 6)}
         skip4 = skipper(4, frozenset(firsts[4])) if has[4] else None
         if skip4 is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import struct
 
 __all__ = [
@@ -74,16 +73,17 @@ U16 = struct.Struct(">H").unpack_from
 U32 = struct.Struct(">I").unpack_from
 HEADER = struct.Struct(">IHHI").unpack_from
 
-_INET_NTOP = socket.inet_ntop
-_AF = {4: socket.AF_INET, 16: socket.AF_INET6}
-
-
 def ip_text(raw: bytes) -> str:
     """An IPv4 or IPv6 address in its usual text form; other lengths as hex (never fails)."""
-    family = _AF.get(len(raw))
-    if family is None:
-        return raw.hex()
-    return _INET_NTOP(family, raw)
+    if len(raw) == 4:
+        return "%d.%d.%d.%d" % (raw[0], raw[1], raw[2], raw[3])
+    if len(raw) == 16:
+        # The C library's form, as bgpdump writes it (socket is imported only when needed:
+        # most files name IPv4 peers only, and every start would pay for it).
+        import socket
+
+        return socket.inet_ntop(socket.AF_INET6, raw)
+    return raw.hex()
 
 
 def state_name(code: int) -> str:
