@@ -251,7 +251,7 @@ class PathAttributes:
             return self._origin  # type: ignore[no-any-return]
 
     def _find_origin(self) -> int | tuple[int, ...] | None:
-        if hasattr(self, "_decoded") or not self.asn4:
+        if not self.asn4:
             # A 2-octet AS_PATH may come with an AS4_PATH to merge: only the full decoding knows.
             return origin_of(self.decoded().as_path)
         blob = self.blob

@@ -233,7 +233,22 @@ class Engine:
         applied: list[Event] = []
         touched: set[Prefix] = set()
         found = self._found = []
+        bulk: dict[str, list[float]] = {}
+        """Per source: bulk events applied and the latest of their times (accounted once a batch)."""
+        apply_bulk = self.state.apply_bulk
         for event in self._expand_snapshots(events):
+            if event.__class__ is BulkRoutes:
+                # A whole table arrives as tens of thousands of these: straight into the table.
+                apply_bulk(event)  # type: ignore[arg-type]
+                applied.append(event)
+                seen = bulk.get(event.source)  # type: ignore[union-attr]
+                if seen is None:
+                    bulk[event.source] = [1, event.ts]  # type: ignore[union-attr]
+                else:
+                    seen[0] += 1
+                    if event.ts > seen[1]:
+                        seen[1] = event.ts
+                continue
             if self._apply(event, touched):
                 applied.append(event)
             elif self._first_heard is not None:
@@ -241,6 +256,8 @@ class Engine:
                 # a replay of it would not count the session among the full-feed peers.
                 applied.append(self._first_heard)
                 self._first_heard = None
+        if bulk:
+            self._account_bulk(bulk)
         now = self.clock.now()
         self._sample(touched)
         for detector in self.detectors:
@@ -300,7 +317,9 @@ class Engine:
     def _apply(self, event: Event, touched: set[Prefix]) -> bool:
         """Apply one event (telling the routing detectors); False when it was dropped."""
         if event.__class__ is BulkRoutes:
-            return self._apply_bulk(event)  # type: ignore[arg-type]
+            self.state.apply_bulk(event)  # type: ignore[arg-type]
+            self._account_bulk({event.source: [1, event.ts]})  # type: ignore[union-attr]
+            return True
         kind = event.KIND
         self._count(event, kind)
         if isinstance(event, RouteAnnounced | RouteWithdrawn):
@@ -334,23 +353,18 @@ class Engine:
             return True
         return False
 
-    def _apply_bulk(self, event: BulkRoutes) -> bool:
-        """Table routes no specific watch names: counted, applied, not logged, not judged.
-
-        The accounting of :meth:`_count`, written out: a table arrives as tens of thousands of these.
-        """
-        ts = event.ts
-        self.counters["bulk"] += 1
-        if self.last_event_ts is None or ts > self.last_event_ts:
-            self.last_event_ts = ts
-        if event.source:
-            health = self.feeds.get(event.source)
-            if health is None:
-                health = self.feeds[event.source] = FeedHealth(event.source)
-            health.messages += 1
-            health.last_message = ts
-        self.state.apply_bulk(event)
-        return True
+    def _account_bulk(self, bulk: dict[str, list[float]]) -> None:
+        """Count a batch's bulk events as :meth:`_count` counts one event, per source at once."""
+        for source, (count, latest) in bulk.items():
+            self.counters["bulk"] += int(count)
+            if self.last_event_ts is None or latest > self.last_event_ts:
+                self.last_event_ts = latest
+            if source:
+                health = self.feeds.get(source)
+                if health is None:
+                    health = self.feeds[source] = FeedHealth(source)
+                health.messages += int(count)
+                health.last_message = latest if health.last_message is None else max(health.last_message, latest)
 
     def _apply_route(self, event: RouteAnnounced | RouteWithdrawn, touched: set[Prefix]) -> bool:
         prefix = event.prefix

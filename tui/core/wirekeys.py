@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from tui.core.prefixes import WireKey
 
-__all__ = ["WireKeyError", "join_wire_keys", "scanner", "skipper", "split_wire_keys"]
+__all__ = ["WireKeyError", "join_wire_keys", "scanner", "skipper", "split_wire_keys", "tokenizer"]
 
 _BITS = {4: 32, 6: 128}
 
@@ -59,8 +59,11 @@ def _token_alternative(length: int) -> bytes:
 
 
 @functools.cache
-def _tokenizer(version: int) -> re.Pattern[bytes]:
-    """The splitting pattern of IP ``version``, compiled when first needed (it takes milliseconds)."""
+def tokenizer(version: int) -> re.Pattern[bytes]:
+    """The splitting pattern of IP ``version``, compiled when first needed (it takes milliseconds).
+
+    Its ``findall`` is the fast path of :func:`split_wire_keys`; a caller using it directly must
+    check that the keys add up to the run's length, as that function does."""
     bits = _BITS[version]
     order = list(_COMMON_LENGTHS[version]) + [n for n in range(bits + 1) if n not in _COMMON_LENGTHS[version]]
     return re.compile(b"|".join(_token_alternative(n) for n in order), re.DOTALL)
@@ -120,7 +123,7 @@ def split_wire_keys(data: bytes, version: int, start: int = 0, end: int | None =
     """
     end = len(data) if end is None else end
     if not addpath:
-        keys = _tokenizer(version).findall(data, start, end)
+        keys = tokenizer(version).findall(data, start, end)
         if sum(map(len, keys)) == end - start:
             return keys
     bits = _BITS[version]

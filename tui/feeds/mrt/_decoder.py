@@ -26,6 +26,7 @@ from tui.core.events import (
     RouteWithdrawn,
 )
 from tui.core.prefixes import Prefix, WireKey, wire_key_to_prefix
+from tui.core.wirekeys import tokenizer
 from tui.core.routes import FULL_FEED_SHARE
 
 from tui.feeds.mrt._container import StreamEnd, container_chunks
@@ -60,6 +61,9 @@ from tui.feeds.mrt._wire import (
 __all__ = ["FileDecoder", "Output", "Source"]
 
 Source = str | PathLike[str] | BinaryIO | IO[bytes]
+
+_TOKENIZE4 = tokenizer(4).findall
+"""Splits a run of IPv4 wire keys in C (whole-table updates call it twice per record)."""
 
 _INTERN_LIMIT = 500_000
 """Distinct attribute blobs interned per file before the cache starts over (memory bound)."""
@@ -546,14 +550,27 @@ class FileDecoder:
                 if d.find(needle, a_s, a_e) >= 0:
                     self._update(ts, peer, d, s, e, asn4, False)  # a watched origin may be in it
                     return
-        withdrawn = split_nlri(d, s + 2, we, 4) if we > s + 2 else []
-        announced = split_nlri(d, a_e, e, 4) if a_e < e else []
+        split = _TOKENIZE4
+        withdrawn: list[WireKey] = []
+        if we > s + 2:
+            withdrawn = split(d, s + 2, we)
+            if sum(map(len, withdrawn)) != we - s - 2:
+                withdrawn = split_nlri(d, s + 2, we, 4)  # sloppy host bits or a bad length: the exact path
+        announced: list[WireKey] = []
+        attributes = None
+        if a_e < e:
+            announced = split(d, a_e, e)
+            if sum(map(len, announced)) != e - a_e:
+                announced = split_nlri(d, a_e, e, 4)
+            blob = d[a_s:a_e]
+            cache = self._interned4 if asn4 else self._interned
+            attributes = cache.get(blob) or self._intern(blob, asn4)
         self.stats.withdrawals += len(withdrawn)
         self.stats.announcements += len(announced)
         if withdrawn or announced:
             self.out.events.append(BulkRoutes(
                 ts, peer.collector, peer.peer_ip, peer.peer_asn, 4, tuple(announced),
-                self._intern(d[a_s:a_e], asn4) if announced else None, tuple(withdrawn), False, self.source_name,
+                attributes if announced else None, tuple(withdrawn), False, self.source_name,
             ))
 
     def _update(self, ts: float, peer: PeerKey, d: bytes, s: int, e: int, asn4: bool, addpath: bool) -> None:
