@@ -481,8 +481,10 @@ class FileDecoder:
         if new != 6:
             self.out.origin_kept.pop(peer, None)
 
-    def _update_watched(self, ts: float, peer: PeerKey, d: bytes, s: int, e: int, asn4: bool) -> None:
-        """The common case, kept lean: watchlist only, no ADD-PATH, and (checked here) no MP."""
+    def _frame_update(self, peer: PeerKey, d: bytes, s: int, e: int) -> tuple[int, int, int] | None:
+        """(end of the withdrawn routes, start and end of the attributes) of an UPDATE body for
+        the lean paths, or None when it needs the general one (it may hold MP_REACH/MP_UNREACH,
+        or name a route kept for a watched origin); raises on a body that does not add up."""
         if s + 4 > e:
             raise _Bad("UPDATE cut short")
         we = s + 2 + ((d[s] << 8) | d[s + 1])
@@ -493,12 +495,19 @@ class FileDecoder:
         if a_e > e:
             raise _Bad("path-attributes length overruns the UPDATE")
         if a_e > a_s and MP_HINT(d, a_s, a_e) is not None:
-            self._update(ts, peer, d, s, e, asn4, False)
-            return
+            return None
         kept = self.out.origin_kept.get(peer) if self.out.origin_kept else None
         if kept and (kept.may_touch(d, s + 2, we) or kept.may_touch(d, a_e, e)):
+            return None
+        return we, a_s, a_e
+
+    def _update_watched(self, ts: float, peer: PeerKey, d: bytes, s: int, e: int, asn4: bool) -> None:
+        """The common case, kept lean: watchlist only, no ADD-PATH, and (checked here) no MP."""
+        framed = self._frame_update(peer, d, s, e)
+        if framed is None:
             self._update(ts, peer, d, s, e, asn4, False)
             return
+        we, a_s, a_e = framed
         watch = self.watch
         skip_all = watch.skip_all4  # type: ignore[union-attr]
         if we > s + 2 and skip_all is not None and skip_all(d, s + 2, we) is None:
@@ -522,22 +531,11 @@ class FileDecoder:
 
     def _update_table(self, ts: float, peer: PeerKey, d: bytes, s: int, e: int, asn4: bool) -> None:
         """The whole-table common case, kept lean: IPv4 in the UPDATE body, nothing watched in it."""
-        if s + 4 > e:
-            raise _Bad("UPDATE cut short")
-        we = s + 2 + ((d[s] << 8) | d[s + 1])
-        if we + 2 > e:
-            raise _Bad("withdrawn-routes length overruns the UPDATE")
-        a_s = we + 2
-        a_e = a_s + ((d[we] << 8) | d[we + 1])
-        if a_e > e:
-            raise _Bad("path-attributes length overruns the UPDATE")
-        if a_e > a_s and MP_HINT(d, a_s, a_e) is not None:
+        framed = self._frame_update(peer, d, s, e)
+        if framed is None:
             self._update(ts, peer, d, s, e, asn4, False)
             return
-        kept = self.out.origin_kept.get(peer) if self.out.origin_kept else None
-        if kept and (kept.may_touch(d, s + 2, we) or kept.may_touch(d, a_e, e)):
-            self._update(ts, peer, d, s, e, asn4, False)
-            return
+        we, a_s, a_e = framed
         watch = self.watch
         if watch is not None:
             skip_all = watch.skip_all4
