@@ -16,7 +16,6 @@ from tui.console.model import (
     dns_summary,
     filter_log,
     fit_columns,
-    format_age,
     format_ts,
     parse_jump,
     replay_advice,
@@ -27,7 +26,7 @@ from tui.console.model import (
     visibility_state,
 )
 from tui.console.text import clean, plain
-from tui.core.clock import FixedClock
+from tui.core.clock import FixedClock, format_duration
 from tui.core.engine import Engine
 from tui.core.events import FeedStatus, FullFeedPeers, PeerKey, RouteAnnounced, RouteWithdrawn
 from tui.core.prefixes import Prefix
@@ -137,7 +136,8 @@ def test_time_formats_are_utc_iso_with_z():
     assert format_ts(None) == "-"
     assert time_label(T0, T0 + 60) == "16:00:00Z"
     assert time_label(T0, T0 + 86400) == "2014-12-22T16:00:00Z"
-    assert [format_age(s) for s in (None, 5, 125, 7300, 90000)] == ["-", "5s", "2m", "2h", "1d"]
+    # The age columns: the one duration formatter's one-unit form.
+    assert [format_duration(s, short=True) for s in (5, 125, 7300, 90000)] == ["5s", "2m", "2h", "1d"]
 
 
 def test_untrusted_text_is_inert():

@@ -20,7 +20,8 @@ from tui.core.engine import Engine
 from tui.core.events import FeedStatus, FullFeedPeers, RecordRejected, RouteAnnounced
 from tui.core.prefixes import Prefix
 from tui.core.watchlist import Watch, Watchlist
-from tui.feeds.http import Backoff, HttpFeedError, RetryPolicy, format_age, retry_after_seconds
+from tui.core.clock import format_duration
+from tui.feeds.http import Backoff, HttpFeedError, RetryPolicy, retry_after_seconds
 from tui.feeds.ripestat import (
     RipestatClient,
     RipestatError,
@@ -138,7 +139,8 @@ def test_retry_after_forms():
     assert retry_after_seconds("7", 0) == 7.0
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470.0) == 10.0
     assert retry_after_seconds("soon", 0) is None and retry_after_seconds(None, 0) is None
-    assert format_age(7260) == "2h 1m" and format_age(59) == "59s" and format_age(3 * 86400 + 3600) == "3d 1h"
+    # The cache-age note uses the one duration formatter.
+    assert format_duration(7260) == "2h01m" and format_duration(59) == "59s" and format_duration(3 * 86400 + 3600) == "3d01h"
 
 
 # -- the client against a loopback server ---------------------------------------------------------
@@ -246,7 +248,7 @@ async def test_outage_uses_cached_expansion_and_says_how_old(folder, tmp_path):
     assert len(result.expanded["AS3333"]) == 7
     assert Prefix.parse("193.0.0.0/21") in later.prefixes()
     stale = [e for e in result.events if isinstance(e, FeedStatus) and e.state == "stale"]
-    assert stale and any("prefixes of AS3333" in s.detail and "2h 0m ago" in s.detail for s in stale)
+    assert stale and any("prefixes of AS3333" in s.detail and "2h00m ago" in s.detail for s in stale)
     assert "HTTP 502" in stale[0].detail
     assert result.events[-1].state == "stale" and result.problems == []
     # the cached routes and full-feed set are there too

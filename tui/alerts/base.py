@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tui.core.clock import format_time
 from tui.core.events import Finding, event_to_dict
 
 __all__ = ["Alert", "Sink", "SinkError", "alert_text", "alert_dict", "plain"]
@@ -44,16 +44,12 @@ def plain(text: str, limit: int = 500) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def alert_text(alert: Alert) -> str:
     """One plain-text line describing the alert (for chat hooks and logs)."""
     f = alert.finding
     what = "still open" if alert.renotify else {"open": "opened", "update": "updated", "close": "closed"}.get(f.state, f.state)
     watch = f" [{plain(f.watch)}]" if f.watch else ""
-    line = f"{f.severity.upper()} {f.kind} {what}{watch}: {plain(f.summary)} (since {_iso(f.started)})"
+    line = f"{f.severity.upper()} {f.kind} {what}{watch}: {plain(f.summary)} (since {format_time(f.started)})"
     if f.state == "close" and "duration" in f.evidence_dict:
         line += f", lasted {float(f.evidence_dict['duration']):.0f}s"
     return line

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tui.core.aspath import format_origin, format_path, origin_of, upstream_of
+from tui.core.clock import format_time
 from tui.core.engine import LogEntry
 from tui.core.events import Severity
 from tui.core.prefixes import Prefix
@@ -47,7 +48,6 @@ __all__ = [
     "replay_advice",
     "filter_log",
     "format_ts",
-    "format_age",
     "parse_jump",
     "LastChange",
 ]
@@ -590,11 +590,10 @@ def filter_log(log: Sequence[LogEntry], log_filter: LogFilter, limit: int = 300)
 
 
 def format_ts(ts: float | None, *, seconds: bool = True) -> str:
-    """UTC ISO 8601 with a Z (``2014-12-22T16:00:00Z``), or ``-``."""
+    """UTC ISO 8601 with a Z (``2014-12-22T16:00:00Z``, :func:`~tui.core.clock.format_time`), or ``-``."""
     if ts is None or not math.isfinite(ts):
         return "-"
-    moment = dt.datetime.fromtimestamp(ts, dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ" if seconds else "%Y-%m-%dT%H:%MZ")
+    return format_time(ts, timespec="seconds" if seconds else "minutes")
 
 
 def time_label(ts: float, now: float | None) -> str:
@@ -603,17 +602,6 @@ def time_label(ts: float, now: float | None) -> str:
     if now is not None and format_ts(now)[:10] == full[:10]:
         return full[11:]
     return full
-
-
-def format_age(seconds: float | None) -> str:
-    """A compact age: ``4s``, ``3m``, ``2h``, ``5d``; ``-`` when never."""
-    if seconds is None or not math.isfinite(seconds):
-        return "-"
-    seconds = max(0.0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"
 
 
 class JumpError(ValueError):
@@ -642,7 +630,7 @@ def parse_jump(text: str, now: float) -> float:
     if iso.endswith(("Z", "z")):
         iso = iso[:-1] + "+00:00"
     if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(\+00:00)?", iso):
-        day = dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat()
+        day = format_time(now, timespec="date")
         iso = f"{day}T{iso}"
     try:
         moment = dt.datetime.fromisoformat(iso)

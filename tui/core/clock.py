@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
-__all__ = ["Clock", "SystemClock", "VirtualClock", "FixedClock", "SPEEDS", "MAX_SPEED", "format_duration", "format_time"]
+__all__ = [
+    "Clock", "SystemClock", "VirtualClock", "FixedClock", "SPEEDS", "MAX_SPEED",
+    "TimeFormatError", "TimeSpec", "format_duration", "format_time", "parse_time",
+]
 
 MAX_SPEED = math.inf
 """Replay speed meaning "as fast as events can be applied"."""
@@ -100,17 +104,36 @@ class VirtualClock:
         return 1.0 if span <= 0 else (self.position - self.start) / span
 
 
-def format_time(ts: float, *, precise: bool = False) -> str:
-    """UTC seconds → ``"2015-10-23T02:01:30Z"`` (``precise`` keeps microseconds when there are any)."""
+TimeSpec = Literal["date", "minutes", "seconds", "milliseconds", "auto"]
+"""How much of a time :func:`format_time` writes (``auto``: microseconds when there are any)."""
+
+
+def format_time(ts: float, *, precise: bool = False, timespec: TimeSpec = "seconds") -> str:
+    """UTC seconds → ISO 8601 with a Z: the one way every view writes a time.
+
+    ``"2015-10-23T02:01:30Z"`` by default; ``precise`` (the same as ``timespec="auto"``) keeps
+    the microseconds when there are any; ``timespec`` also gives ``"2015-10-23T02:01Z"``
+    (minutes), ``"2015-10-23T02:01:30.250Z"`` (milliseconds, always three digits) or the date
+    alone, ``"2015-10-23"``. Digits beyond the precision are cut, never rounded up.
+    """
     moment = dt.datetime.fromtimestamp(ts, dt.UTC)
-    if not precise or moment.microsecond == 0:
-        moment = moment.replace(microsecond=0)
-    return moment.isoformat().replace("+00:00", "Z")
+    if timespec == "date":
+        return moment.date().isoformat()
+    return moment.isoformat(timespec="auto" if precise else timespec).replace("+00:00", "Z")
 
 
-def format_duration(seconds: float) -> str:
-    """``3h02m``, ``5m12s``, ``42s``."""
+def format_duration(seconds: float, *, short: bool = False) -> str:
+    """A duration people read: ``3h02m``, ``5m12s``, ``42s`` (``2d05h`` from 48 hours on).
+
+    ``short`` is the one-unit form for narrow columns (the console's ages at 80 columns): the
+    largest whole unit, ``42s``, ``5m``, ``3h``, ``2d``.
+    """
     seconds = max(0.0, seconds)
+    if short:
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+            if seconds >= size:
+                return f"{int(seconds // size)}{unit}"
+        return f"{int(seconds)}s"
     if seconds < 60:
         return f"{seconds:.0f}s"
     minutes, secs = divmod(int(round(seconds)), 60)
@@ -121,3 +144,27 @@ def format_duration(seconds: float) -> str:
         return f"{hours}h{minutes:02d}m"
     days, hours = divmod(hours, 24)
     return f"{days}d{hours:02d}h"
+
+
+class TimeFormatError(ValueError):
+    """A time given by the user is neither ISO 8601 nor unix seconds."""
+
+
+def parse_time(text: str) -> float:
+    """``"2015-10-23T02:01:30Z"``, ``"2015-10-23 02:01"``, ``"2015-10-23"`` or ``"1445565690"`` → UTC seconds.
+
+    A time without a zone is UTC. Raises :class:`TimeFormatError`.
+    """
+    value = text.strip()
+    if re.fullmatch(r"[+-]?\d+(\.\d*)?", value):
+        return float(value)
+    iso = value[:-1] + "+00:00" if value[-1:] in ("Z", "z") else value
+    try:
+        moment = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        raise TimeFormatError(
+            f"not a time: {text!r}; use ISO 8601 (2015-10-23T02:01:30Z) or unix seconds (1445565690)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()

@@ -39,7 +39,6 @@ __all__ = [
     "RetryPolicy",
     "Sleep",
     "USER_AGENT",
-    "format_age",
     "get_with_retries",
     "retry_after_seconds",
     "safe_url",
@@ -120,20 +119,6 @@ def safe_url(url: str | httpx.URL) -> str:
 
     parsed = httpx.URL(str(url))
     return str(parsed.copy_with(userinfo=b"", query=None, fragment=None))
-
-
-def format_age(seconds: float) -> str:
-    """``3725`` -> ``"1h 2m"``: a cache age people can read."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, _ = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h {minutes}m"
-    return f"{hours // 24}d {hours % 24}h"
 
 
 async def get_with_retries(

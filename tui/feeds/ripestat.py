@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from tui.core.aspath import ASPath, ASPathError, parse_path, path_from_json
-from tui.core.clock import Clock, SystemClock
+from tui.core.clock import Clock, SystemClock, format_duration
 from tui.core.events import (
     Event,
     FeedStatus,
@@ -51,7 +51,6 @@ from tui.feeds.http import (
     HttpFeedError,
     RetryPolicy,
     Sleep,
-    format_age,
     get_with_retries,
     safe_url,
 )
@@ -699,7 +698,7 @@ async def bootstrap(
             events.append(FeedStatus(clock.now(), feed, "error", f"{what}: {exc}"))
             return None
         if answer.stale:
-            note = f"{what}: RIPEstat failed ({answer.problem}); using the cached answer from {format_age(clock.now() - answer.fetched)} ago"
+            note = f"{what}: RIPEstat failed ({answer.problem}); using the cached answer from {format_duration(clock.now() - answer.fetched)} ago"
             result.stale.append(note)
             events.append(FeedStatus(clock.now(), feed, "stale", note))
         return answer

@@ -38,7 +38,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from tui.core.clock import MAX_SPEED, VirtualClock, format_time
+from tui.core.clock import MAX_SPEED, TimeFormatError, VirtualClock, format_time, parse_time
 from tui.core.memory import paused_collection
 from tui.core.engine import Detector, Engine, FeedHealth, LogEntry, describe
 from tui.core.events import Event, Finding, RouteAnnounced, RouteWithdrawn
@@ -70,33 +70,6 @@ JUMP_ROWS = 500
 
 MAX_BATCH = 5000
 """Largest batch :func:`rebatch` builds from a file source."""
-
-
-# -- time ---------------------------------------------------------------------------------------
-
-
-class TimeFormatError(ValueError):
-    """A time given by the user is neither ISO 8601 nor unix seconds."""
-
-
-def parse_time(text: str) -> float:
-    """``"2015-10-23T02:01:30Z"``, ``"2015-10-23 02:01"``, ``"2015-10-23"`` or ``"1445565690"`` → UTC seconds.
-
-    A time without a zone is UTC. Raises :class:`TimeFormatError`.
-    """
-    value = text.strip()
-    if re.fullmatch(r"[+-]?\d+(\.\d*)?", value):
-        return float(value)
-    iso = value[:-1] + "+00:00" if value[-1:] in ("Z", "z") else value
-    try:
-        moment = dt.datetime.fromisoformat(iso)
-    except ValueError:
-        raise TimeFormatError(
-            f"not a time: {text!r}; use ISO 8601 (2015-10-23T02:01:30Z) or unix seconds (1445565690)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.timestamp()
 
 
 # -- batching -----------------------------------------------------------------------------------

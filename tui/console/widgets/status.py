@@ -10,7 +10,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from tui.console.model import format_age, format_ts
+from tui.console.model import format_ts
+from tui.core.clock import format_duration
 from tui.console.text import clean, shorten
 from tui.core.clock import MAX_SPEED
 from tui.core.events import Severity
@@ -27,7 +28,7 @@ def status_text(mode: str, now: float, feeds: Iterable[Any], findings: list[Any]
     if not feeds and mode == "live":
         pieces += [("│", "sep"), (" feeds starting: no message yet ", "warning")]
     for health in sorted(feeds, key=lambda h: h.name):
-        age = format_age(now - health.last_message) if health.last_message is not None else "never"
+        age = format_duration(now - health.last_message, short=True) if health.last_message is not None else "never"
         state = "ok" if health.state in _FEED_OK else "warning"
         text = f" {clean(health.name)} {clean(health.state)} {age}"
         if health.rejected:

@@ -28,11 +28,11 @@ from tui.console.model import (
     RouteRow,
     VisibilityRow,
     fit_columns,
-    format_age,
     format_ts,
     time_label,
 )
 from tui.console.text import plain, shorten
+from tui.core.clock import format_duration
 from tui.core.engine import LogEntry
 
 __all__ = ["StateTable", "VisibilityTable", "EventTable", "DnsTable", "RoutesTable", "RelatedTable", "HistoryTable"]
@@ -198,7 +198,7 @@ class VisibilityTable(StateTable):
         full: list[tuple[str, dict[str, Text]]] = []
         for r in rows:
             style = self.style_for(r.state)
-            age = format_age(now - r.last_change) if r.last_change is not None else "-"
+            age = format_duration(now - r.last_change, short=True) if r.last_change is not None else "-"
             cells = {
                 "state": Text(STATE_SYMBOL[r.state], style=style),
                 "prefix": plain(r.prefix),
