@@ -17,10 +17,17 @@ import gc
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tui import __version__
 
-__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_WARNING", "EXIT_CRITICAL", "EXIT_USAGE", "EXIT_INPUT"]
+if TYPE_CHECKING:
+    from tui.commands import Outcome
+
+__all__ = [
+    "main", "build_parser", "exit_code_of", "exit_code_for", "LAYER_ERRORS", "OUTCOME_CODES",
+    "EXIT_OK", "EXIT_WARNING", "EXIT_CRITICAL", "EXIT_USAGE", "EXIT_INPUT", "EXIT_INTERRUPTED",
+]
 
 EXIT_OK = 0
 EXIT_WARNING = 1
@@ -31,24 +38,6 @@ EXIT_INTERRUPTED = 130
 
 COMMANDS = ("console", "snapshot", "replay", "record", "check", "collect", "report", "attach")
 """Sub-command modules under ``tui.commands``; a module missing here is simply not offered."""
-
-
-class CommandError(Exception):
-    """A command failed in a way the user can act on; ``exit_code`` says which kind."""
-
-    def __init__(self, message: str, exit_code: int = EXIT_INPUT) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-def add_config_argument(parser: argparse.ArgumentParser) -> None:
-    """The ``--config PATH`` option every command shares."""
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        help="TOML config file (default: $WATCHFLOOR_CONFIG, then ~/.config/watchfloor/config.toml; "
-        "without one, the built-in North Korea watch)",
-    )
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -81,22 +70,50 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return argv[0] if argv and argv[0] in COMMANDS else None
 
 
-LAYER_ERRORS = {
-    "tui.journal.sources.SourceError": EXIT_INPUT,
-    "tui.journal.store.JournalError": EXIT_INPUT,
-    "tui.runtime.SetupError": EXIT_INPUT,
+LAYER_ERRORS: dict[str, tuple[int, str]] = {
+    "tui.config.ConfigError": (EXIT_USAGE, "config error: "),
+    "tui.commands.UsageError": (EXIT_USAGE, ""),
+    "tui.commands.InputError": (EXIT_INPUT, ""),
+    "tui.console.actions.KeymapError": (EXIT_USAGE, "config error: "),
+    "tui.console.themes.ThemeError": (EXIT_USAGE, ""),
+    "tui.journal.sources.SourceError": (EXIT_INPUT, ""),
+    "tui.journal.store.JournalError": (EXIT_INPUT, ""),
+    "tui.runtime.SetupError": (EXIT_INPUT, ""),
 }
-"""Each layer's own error, by qualified class name, and the exit code it means here. By name, so
-that a one-shot command does not import every layer to be able to catch their errors."""
+"""Each layer's own errors, by qualified class name: the exit code each means here, and what is
+said before its message (after ``watchfloor: ``). By name, so that a one-shot command does not
+import every layer to be able to catch their errors. Anything else is a bug: its traceback shows."""
+
+OUTCOME_CODES: dict[str, int] = {"ok": EXIT_OK, "warning": EXIT_WARNING, "critical": EXIT_CRITICAL}
+"""A command's :class:`tui.commands.Outcome` (by value) and the exit code it means."""
+
+
+def _known_error(exc: BaseException) -> tuple[int, str] | None:
+    """(exit code, message lead) for a layer's error (its class or a base of it), None otherwise."""
+    for cls in type(exc).__mro__:
+        known = LAYER_ERRORS.get(f"{cls.__module__}.{cls.__qualname__}")
+        if known is not None:
+            return known
+    return None
 
 
 def exit_code_of(exc: BaseException) -> int | None:
     """The exit code for a layer's error (its class or a base of it), None when it is not one."""
-    for cls in type(exc).__mro__:
-        code = LAYER_ERRORS.get(f"{cls.__module__}.{cls.__qualname__}")
-        if code is not None:
-            return code
-    return None
+    known = _known_error(exc)
+    return None if known is None else known[0]
+
+
+def exit_code_for(result: Outcome | int | None) -> int:
+    """The exit code for what a command's ``run`` returned.
+
+    None is success; an :class:`~tui.commands.Outcome` goes through :data:`OUTCOME_CODES`; an
+    int is the console's own return code, passed on (Textual's: not 0 when the app failed).
+    """
+    if result is None:
+        return EXIT_OK
+    if isinstance(result, str):
+        return OUTCOME_CODES[result]
+    return int(result)
 
 
 def _tune_collector() -> None:
@@ -113,8 +130,6 @@ def _tune_collector() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``watchfloor`` with ``argv``; returns the exit code."""
-    from tui.config import ConfigError
-
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         # Bare `watchfloor [options]` opens the console, as documented.
@@ -125,22 +140,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    # `check` prints the code it will exit with: it is told the table rather than knowing numbers.
+    args.outcome_codes = OUTCOME_CODES
     try:
-        return int(args.func(args) or 0)
-    except ConfigError as exc:
-        print(f"watchfloor: config error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except CommandError as exc:
-        print(f"watchfloor: {exc}", file=sys.stderr)
-        return exc.exit_code
+        result = args.func(args)
     except Exception as exc:
-        code = exit_code_of(exc)
-        if code is None:
+        known = _known_error(exc)
+        if known is None:
             raise
-        print(f"watchfloor: {exc}", file=sys.stderr)
+        code, lead = known
+        print(f"watchfloor: {lead}{exc}", file=sys.stderr)
         return code
     except KeyboardInterrupt:
         print("watchfloor: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    return exit_code_for(result)

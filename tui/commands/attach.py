@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import math
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -25,10 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from tui.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, add_config_argument
+from tui.bus.protocol import BusError, parse_bus_url
+from tui.commands import InputError, Outcome, UsageError, add_config_argument
 from tui.commands.console import add_console_arguments
+from tui.commands.replay import log_line
 from tui.commands.snapshot import add_watch_argument, load_watchlist, plain, time_argument
-from tui.core.events import Event, event_to_json
+from tui.core.clock import SystemClock
+from tui.core.engine import Engine
+from tui.core.events import Event, FeedStatus, event_to_json
+from tui.journal.follow import JournalTail, WriterWatch
+from tui.journal.replay import ReplaySession
+from tui.journal.store import JournalReader, is_journal
 from tui.runtime import Driver
 
 __all__ = [
@@ -168,8 +176,6 @@ def print_events(batch: list[Event], out: TextIO, *, jsonl: bool, engine: Any) -
         out.flush()
         engine.log.clear()
         return len(batch)
-    from tui.commands.replay import log_line
-
     for entry in engine.log:
         out.write(log_line(entry) + "\n")
     engine.log.clear()
@@ -180,23 +186,23 @@ def print_events(batch: list[Event], out: TextIO, *, jsonl: bool, engine: Any) -
 # -- run ------------------------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome | int:
     """Run ``watchfloor attach``."""
     watchlist, config = load_watchlist(args)
     start = time_argument(args.start, "--from")
     until = time_argument(args.until, "--until")
     if start is not None and until is not None and until < start:
-        raise CommandError("--until is before --from", EXIT_USAGE)
+        raise UsageError("--until is before --from")
     if args.new and start is not None:
-        raise CommandError("--new and --from contradict each other: give one", EXIT_USAGE)
+        raise UsageError("--new and --from contradict each other: give one")
     if (args.jsonl or args.count is not None) and not args.headless:
-        raise CommandError("--jsonl and --count go with --headless", EXIT_USAGE)
+        raise UsageError("--jsonl and --count go with --headless")
     if args.count is not None and args.count < 1:
-        raise CommandError("--count must be at least 1", EXIT_USAGE)
+        raise UsageError("--count must be at least 1")
     if args.subject and not args.bus:
-        raise CommandError("--subject goes with --bus", EXIT_USAGE)
+        raise UsageError("--subject goes with --bus")
     if args.poll <= 0:
-        raise CommandError("--poll must be more than 0 seconds", EXIT_USAGE)
+        raise UsageError("--poll must be more than 0 seconds")
     if args.bus:
         return _run_bus(args, watchlist, config, start, until)
     return _run_journal(args, watchlist, config, start, until)
@@ -206,25 +212,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _follower(args: argparse.Namespace, start: float | None, until: float | None) -> Any:
-    from tui.bus.protocol import BusError, parse_bus_url
-
     try:
         address = parse_bus_url(args.bus)
     except BusError as exc:
-        raise CommandError(f"--bus: {exc}", EXIT_USAGE) from None
-    from tui.bus.nats import NatsFollower  # the NATS client is imported only here
+        raise UsageError(f"--bus: {exc}") from None
+    from tui.bus.nats import NatsFollower  # the NATS client (nats-py, optional) only with --bus
 
     return NatsFollower(address, start=start, new_only=args.new, until=until, subjects=args.subject)
 
 
-def _run_bus(args: argparse.Namespace, watchlist: Any, config: Any, start: float | None, until: float | None) -> int:
-    from tui.bus.protocol import BusError
-
+def _run_bus(args: argparse.Namespace, watchlist: Any, config: Any, start: float | None, until: float | None) -> Outcome | int:
     follower = _follower(args, start, until)
     if args.headless:
-        from tui.core.clock import SystemClock
-        from tui.core.engine import Engine
-
         engine = Engine(watchlist, SystemClock())
         if start is None and not args.new:
             # Printing a whole retained stream is rarely what a tail is for.
@@ -232,7 +231,7 @@ def _run_bus(args: argparse.Namespace, watchlist: Any, config: Any, start: float
         try:
             return asyncio.run(_headless_bus(follower, engine, args, sys.stdout))
         except BusError as exc:
-            raise CommandError(str(exc), EXIT_INPUT) from None
+            raise InputError(str(exc)) from None
     return _console(args, config, attach_bus(follower, watchlist))
 
 
@@ -242,7 +241,7 @@ async def _started(source: Any) -> Any:
     return source
 
 
-async def _headless_bus(follower: Any, engine: Any, args: argparse.Namespace, out: TextIO) -> int:
+async def _headless_bus(follower: Any, engine: Any, args: argparse.Namespace, out: TextIO) -> Outcome:
     await follower.start()
     try:
         printed = await _drain(follower.batches(), engine, args, out)
@@ -254,7 +253,7 @@ async def _headless_bus(follower: Any, engine: Any, args: argparse.Namespace, ou
         f"{stats['duplicates']} duplicates dropped, {stats['rejected']} rejected",
         file=sys.stderr,
     )
-    return EXIT_OK
+    return Outcome.OK
 
 
 async def _drain(batches: AsyncIterator[list[Event]], engine: Any, args: argparse.Namespace, out: TextIO) -> int:
@@ -297,45 +296,32 @@ async def _drain(batches: AsyncIterator[list[Event]], engine: Any, args: argpars
 
 
 def _journal_path(args: argparse.Namespace, config: Any) -> Path:
-    from tui.journal.store import is_journal
-
     path = Path(args.journal).expanduser() if args.journal else default_journal_path(config)
     if path is None:
-        raise CommandError(
+        raise UsageError(
             "which journal? give --journal PATH (what `watchfloor collect --journal` writes), set [journal] path "
-            "in the config, or attach to a bus with --bus nats://HOST:PORT",
-            EXIT_USAGE,
-        )
+            "in the config, or attach to a bus with --bus nats://HOST:PORT")
     if not path.exists():
-        raise CommandError(
-            f"{path}: no journal there; start `watchfloor collect` (it writes one) or give --journal PATH", EXIT_INPUT
-        )
+        raise InputError(
+            f"{path}: no journal there; start `watchfloor collect` (it writes one) or give --journal PATH")
     if not is_journal(path):
-        raise CommandError(f"{path}: not a watchfloor journal (not an SQLite file)", EXIT_INPUT)
+        raise InputError(f"{path}: not a watchfloor journal (not an SQLite file)")
     return path
 
 
-def _run_journal(args: argparse.Namespace, watchlist: Any, config: Any, start: float | None, until: float | None) -> int:
-    from tui.journal.store import JournalError
-
+def _run_journal(
+    args: argparse.Namespace, watchlist: Any, config: Any, start: float | None, until: float | None
+) -> Outcome | int:
     path = _journal_path(args, config)
-    try:
-        if args.headless:
-            return _headless_journal(path, watchlist, args, start, until, sys.stdout)
-        if start is not None:
-            return _replay_console(path, watchlist, config, args, start, until)
-        return _console(args, config, attach_journal(path, watchlist, poll=args.poll))
-    except JournalError as exc:
-        raise CommandError(str(exc), EXIT_INPUT) from None
+    if args.headless:
+        return _headless_journal(path, watchlist, args, start, until, sys.stdout)
+    if start is not None:
+        return _replay_console(path, watchlist, config, args, start, until)
+    return _console(args, config, attach_journal(path, watchlist, poll=args.poll))
 
 
 def _tail_from(path: Path, start: float | None, poll: float) -> Any:
     """A tail positioned just before ``start`` (replay time), or at the end when None."""
-    import math
-
-    from tui.journal.follow import JournalTail
-    from tui.journal.store import JournalReader
-
     if start is None:
         return JournalTail.at_end(path, poll_interval=poll)
     with JournalReader(path) as reader:
@@ -345,11 +331,7 @@ def _tail_from(path: Path, start: float | None, poll: float) -> Any:
 
 def _headless_journal(
     path: Path, watchlist: Any, args: argparse.Namespace, start: float | None, until: float | None, out: TextIO
-) -> int:
-    from tui.core.clock import SystemClock
-    from tui.core.engine import Engine
-    from tui.journal.follow import WriterWatch
-
+) -> Outcome:
     engine = Engine(watchlist, SystemClock())
     tail = _tail_from(path, start, args.poll)
     if until is None:
@@ -375,16 +357,11 @@ def _headless_journal(
     finally:
         tail.close()
     print(f"watchfloor attach: {printed} events from {path}, {tail.rejected} unreadable rows", file=sys.stderr)
-    return EXIT_OK
+    return Outcome.OK
 
 
 def attach_journal(path: Path, watchlist: Any, *, poll: float = 0.05) -> Attachment:
     """An engine holding the journal's current state, and a pump that will feed it new rows."""
-    from tui.core.clock import SystemClock
-    from tui.core.events import FeedStatus
-    from tui.journal.follow import JournalTail, WriterWatch
-    from tui.journal.replay import ReplaySession
-
     # The collector's detectors already ran: show the findings it recorded, do not rerun them.
     with ReplaySession.open(path, watchlist, findings="recorded") as session:
         session.seek(session.end)  # the latest checkpoint + the rows after it
@@ -408,9 +385,6 @@ def attach_journal(path: Path, watchlist: Any, *, poll: float = 0.05) -> Attachm
 
 def attach_bus(follower: Any, watchlist: Any) -> Attachment:
     """An empty engine, and a pump that will connect ``follower`` and feed it the stream."""
-    from tui.core.clock import SystemClock
-    from tui.core.engine import Engine
-
     queue: asyncio.Queue[list[Event]] = asyncio.Queue()
     label = f"bus {follower.address.display}"
     return Attachment(Engine(watchlist, SystemClock()), BatchPump(lambda: _started(follower), queue, label), queue, label)
@@ -419,8 +393,6 @@ def attach_bus(follower: Any, watchlist: Any) -> Attachment:
 def _replay_console(
     path: Path, watchlist: Any, config: Any, args: argparse.Namespace, start: float, until: float | None
 ) -> int:
-    from tui.journal.replay import ReplaySession
-
     session = ReplaySession.open(path, watchlist, findings="recorded")
     with session:
         from tui.console.app import run_replay  # Textual only past this point

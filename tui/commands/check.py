@@ -12,15 +12,15 @@ import asyncio
 import json
 import sys
 import unicodedata
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from tui.cli import EXIT_CRITICAL, EXIT_OK, EXIT_USAGE, EXIT_WARNING, CommandError, add_config_argument
+from tui.commands import Outcome, UsageError, add_config_argument
 from tui.config import Config, ZoneConfig, load_config
-from tui.core.clock import Clock, SystemClock
+from tui.core.clock import Clock, SystemClock, format_time
 from tui.core.dns import DnsMonitor, DnsRow, ZoneStatus, dns_rows, ns_comparison, zone_statuses
 from tui.core.engine import Engine
 from tui.core.events import Event, Finding, FullFeedPeers, Severity, event_to_dict
+from tui.feeds.dns_probe import DnsProbeError, DnsProber, ProbeSettings
 
 __all__ = ["register", "run", "run_check", "CheckReport", "plain"]
 
@@ -63,22 +63,22 @@ class CheckReport:
         self.rows: list[DnsRow] = [r for r in dns_rows(engine) if r.zone in zones]
 
     @property
-    def exit_code(self) -> int:
-        """0, 1 or 2 from the worst zone."""
+    def outcome(self) -> Outcome:
+        """The worst zone's verdict: ``ok``, ``warning`` or ``critical``."""
         worst = max((Severity.RANK.get(s.severity, 0) for s in self.statuses), default=0)
-        return {0: EXIT_OK, 1: EXIT_WARNING}.get(worst, EXIT_CRITICAL)
+        return {0: Outcome.OK, 1: Outcome.WARNING}.get(worst, Outcome.CRITICAL)
 
     @property
     def status(self) -> str:
         """``ok``, ``warning`` or ``critical``."""
-        return {EXIT_OK: "ok", EXIT_WARNING: "warning"}.get(self.exit_code, "critical")
+        return self.outcome.value
 
     def findings(self) -> list[Finding]:
         """Open findings about the checked zones."""
         return [f for f in self.engine.open_findings() if f.evidence_dict.get("zone") in self.zones]
 
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON document (documented in docs/dns.md)."""
+    def as_dict(self, exit_code: int | None = None) -> dict[str, Any]:
+        """The JSON document (documented in docs/dns.md); ``exit_code`` is what the command exits with."""
         zones = []
         for status in self.statuses:
             zones.append({
@@ -87,37 +87,37 @@ class CheckReport:
                 "checks": [r.as_dict() for r in self.rows if r.zone == status.zone],
             })
         return {
-            "checked_at": _iso(self.checked_at),
+            "checked_at": format_time(self.checked_at, timespec="milliseconds"),
             "config": self.source,
             "status": self.status,
-            "exit_code": self.exit_code,
+            "exit_code": exit_code,
             "routing": self.routing,
             "zones": zones,
             "findings": [event_to_dict(f) for f in self.findings()],
         }
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Entry point of ``watchfloor check``."""
     config = load_config(args.config)
     if args.timeout is not None and args.timeout <= 0:
-        raise CommandError(f"--timeout must be more than 0, got {args.timeout}", EXIT_USAGE)
+        raise UsageError(f"--timeout must be more than 0, got {args.timeout}")
     zones = [config.zone(name) for name in args.zone] if args.zone else config.all_zones()
     if not zones:
-        raise CommandError(
-            f"{config.source}: no zones to check; add zones = [\"example.\"] to a [[watch]] or a [[zone]] table",
-            EXIT_USAGE,
-        )
+        raise UsageError(
+            f"{config.source}: no zones to check; add zones = [\"example.\"] to a [[watch]] or a [[zone]] table")
     routing = config.feeds.ripestat_enabled if args.routing is None else args.routing
     report = asyncio.run(
         run_check(config, zones, timeout=args.timeout, routing=routing, routing_timeout=args.routing_timeout)
     )
+    # The exit code is tui.cli's to decide; it hands over its table so that it can be printed.
+    exit_code = getattr(args, "outcome_codes", {}).get(report.outcome)
     if args.json:
-        json.dump(report.as_dict(), sys.stdout, indent=2)
+        json.dump(report.as_dict(exit_code), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print_table(report, sys.stdout)
-    return report.exit_code
+        print_table(report, sys.stdout, exit_code)
+    return report.outcome
 
 
 async def run_check(
@@ -131,8 +131,6 @@ async def run_check(
     **prober_options: Any,
 ) -> CheckReport:
     """Run the checks of ``zones`` once (and fetch routing when asked); returns the report."""
-    from tui.feeds.dns_probe import DnsProbeError, DnsProber, ProbeSettings
-
     clock = clock or SystemClock()
     watchlist = config.watchlist()
     engine = Engine(watchlist, clock, detectors=[DnsMonitor()])
@@ -140,7 +138,7 @@ async def run_check(
     try:
         prober = DnsProber(zones, settings, clock=clock, **prober_options)
     except DnsProbeError as exc:
-        raise CommandError(f"{config.source}: {exc}", EXIT_USAGE) from None
+        raise UsageError(f"{config.source}: {exc}") from None
     started = clock.now()
     try:
         (route_events, routing_note), results = await asyncio.gather(
@@ -160,7 +158,7 @@ async def _routing(config: Config, engine: Engine, clock: Clock, enabled: bool, 
     if not enabled:
         return [], {"state": "unknown", "detail": "routing not asked (--no-routing or RIPEstat disabled)"}
     try:
-        from tui.feeds import ripestat
+        from tui.feeds import ripestat  # the RIPEstat client only when routing is asked
     except ImportError:
         return [], {"state": "unknown", "detail": "no RIPEstat feed in this installation"}
     feeds = config.feeds
@@ -200,12 +198,6 @@ def plain(text: object) -> str:
     return "".join(out)
 
 
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value * 1000:.0f} ms"
 
@@ -216,8 +208,8 @@ def _target(row: DnsRow) -> str:
     return f"[{row.address}]:{row.port}" if ":" in row.address else f"{row.address}:{row.port}"
 
 
-def print_table(report: CheckReport, out: TextIO) -> None:
-    """The human-readable report: per zone a verdict, its checks, and the reasons."""
+def print_table(report: CheckReport, out: TextIO, exit_code: int | None = None) -> None:
+    """The human-readable report: per zone a verdict, its checks, the reasons, and the exit code."""
     label = {Severity.INFO: "OK", Severity.WARNING: "WARNING", Severity.CRITICAL: "CRITICAL"}
     for status in report.statuses:
         out.write(f"zone {plain(status.zone)}: {label.get(status.severity, status.severity)} - {plain(status.summary)}\n")
@@ -238,4 +230,4 @@ def print_table(report: CheckReport, out: TextIO) -> None:
     routing = report.routing
     state = "unknown" if routing.get("state") != "known" else "known"
     out.write(f"routing: {state} ({plain(routing.get('detail', ''))})\n")
-    out.write(f"status: {report.status} (exit {report.exit_code})\n")
+    out.write(f"status: {report.status}" + ("" if exit_code is None else f" (exit {exit_code})") + "\n")

@@ -23,9 +23,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tui.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, add_config_argument
+from tui.alerts import AlertDispatcher, sinks_from_config
+from tui.bus.protocol import BusError, parse_bus_url
+from tui.bus.shard import ALL, ShardError, parse_shard, shard_config
+from tui.commands import InputError, Outcome, UsageError, add_config_argument
+from tui.config import load_config
 from tui.core.clock import Clock, SystemClock, VirtualClock
 from tui.core.events import Event, Finding
+from tui.journal.replay import Stepper, rebatch
+from tui.journal.sources import open_sources, sniff
+from tui.journal.store import JournalWriter
 from tui.runtime import Driver, build_engine, detectors_for
 
 __all__ = ["register", "run", "Collector"]
@@ -76,15 +83,11 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Run ``watchfloor collect``."""
-    from tui.config import load_config
-
     config = load_config(args.config)
     shard, bus = _bus_options(args)
     if shard is not None:
-        from tui.bus.shard import shard_config
-
         config = shard_config(config, shard)
     watchlist = config.watchlist()
     say: Callable[[str], None] = (lambda text: None) if args.quiet else _stderr
@@ -107,24 +110,19 @@ def _bus_options(args: argparse.Namespace) -> tuple[Any, Any]:
     """``--shard`` and ``--bus`` parsed: (Shard or None, NatsPublisher or None); NATS only with --bus."""
     shard = None
     if getattr(args, "shard", None):
-        from tui.bus.shard import ShardError, parse_shard
-
         try:
             shard = parse_shard(args.shard)
         except ShardError as exc:
-            raise CommandError(f"--shard: {exc}", EXIT_USAGE) from None
+            raise UsageError(f"--shard: {exc}") from None
     if not getattr(args, "bus", None):
         if getattr(args, "bus_name", None):
-            raise CommandError("--bus-name goes with --bus", EXIT_USAGE)
+            raise UsageError("--bus-name goes with --bus")
         return shard, None
-    from tui.bus.protocol import BusError, parse_bus_url
-
     try:
         address = parse_bus_url(args.bus)
     except BusError as exc:
-        raise CommandError(f"--bus: {exc}", EXIT_USAGE) from None
-    from tui.bus.nats import NatsPublisher, default_instance_name
-    from tui.bus.shard import ALL
+        raise UsageError(f"--bus: {exc}") from None
+    from tui.bus.nats import NatsPublisher, default_instance_name  # the NATS client (nats-py, optional) only with --bus
 
     name = args.bus_name or default_instance_name(shard or ALL)
     return shard, NatsPublisher(address, name, shard=shard or ALL)
@@ -223,19 +221,12 @@ class Collector:
         if not self.journal_path:
             self.say("no journal (--journal or [journal] path): events are not recorded")
             return None
-        from tui.journal.store import JournalError, JournalWriter
-
         path = Path(self.journal_path).expanduser()
         if not path.parent.is_dir():
-            raise CommandError(f"{path.parent}: no such directory for the journal", EXIT_USAGE)
-        try:
-            return JournalWriter(path, watchlist=self.watchlist, **self.config.checkpoint_options())
-        except JournalError as exc:
-            raise CommandError(str(exc), EXIT_INPUT) from None
+            raise UsageError(f"{path.parent}: no such directory for the journal")
+        return JournalWriter(path, watchlist=self.watchlist, **self.config.checkpoint_options())
 
     def _setup(self, clock: Clock) -> None:
-        from tui.alerts import AlertDispatcher, sinks_from_config
-
         detectors = self._detector_list()
         sinks = list(self._sinks) if self._sinks is not None else sinks_from_config(
             self.config.alerts, jsonl=self.jsonl, transport=self.http_transport
@@ -274,7 +265,7 @@ class Collector:
 
     # -- running --------------------------------------------------------------------------------
 
-    async def run(self) -> int:
+    async def run(self) -> Outcome:
         """Run until stopped (live) or until the files are read; returns the exit code."""
         if self.bus is not None:
             await self._start_bus()
@@ -292,18 +283,13 @@ class Collector:
                 )
 
     async def _start_bus(self) -> None:
-        from tui.bus.protocol import BusError
-
         try:
             await self.bus.start()
         except BusError as exc:
-            raise CommandError(str(exc), EXIT_INPUT) from None
+            raise InputError(str(exc)) from None
         self.say(f"publishing to {self.bus.address.display} stream {self.bus.address.stream} as {self.bus.instance}")
 
-    async def _run_files(self, files: Sequence[str]) -> int:
-        from tui.journal.sources import open_sources, sniff
-        from tui.journal.replay import Stepper, rebatch
-
+    async def _run_files(self, files: Sequence[str]) -> Outcome:
         for path in files:
             sniff(path)  # a bad SOURCE fails before anything is created
         clock = VirtualClock(0.0, math.inf)
@@ -326,18 +312,17 @@ class Collector:
         finally:
             self._summary("files read")
             await self._shutdown()
-        return EXIT_OK
+        return Outcome.OK
 
-    async def _run_live(self) -> int:
+    async def _run_live(self) -> Outcome:
         clock = self.clock or SystemClock()
         queue: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=1000)
         stopping = self.stopping = asyncio.Event()
         starters = self._feeds(clock, queue)
         if not starters:
-            raise CommandError(
+            raise InputError(
                 "nothing to collect: RIS Live is off (--no-ris-live or disabled) or unavailable, and no DNS "
-                "checks (--no-dns, or no zones in the watches); enable a feed", EXIT_INPUT,
-            )
+                "checks (--no-dns, or no zones in the watches); enable a feed")
         self._setup(clock)
         loop = asyncio.get_running_loop()
         handled: list[int] = []
@@ -374,7 +359,7 @@ class Collector:
             Driver(self.engine, queue).drain()
             self._summary("stopped")
             await self._shutdown()
-        return EXIT_OK
+        return Outcome.OK
 
     async def _loop(self, queue: asyncio.Queue[list[Event]], stopping: asyncio.Event, clock: Clock, tasks: list[Any]) -> None:
         def feeds_alive() -> None:
@@ -394,6 +379,8 @@ class Collector:
         if not self.ris_live and not zones:
             return []
         try:
+            # Imported here: --from-files needs no network libraries, and without them the
+            # collector still runs what it can (said, not fatal).
             from tui.feeds.live import LiveFeeds
         except ImportError as exc:
             self.say(f"live feeds unavailable ({exc}); running without RIS Live, RIPEstat and DNS checks")

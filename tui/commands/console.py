@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from tui.cli import add_config_argument
+from tui.commands import UsageError, add_config_argument
+from tui.config import load_config
 
 __all__ = ["register", "run", "add_console_arguments"]
 
@@ -41,14 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     """Load the config and open the live console."""
-    from tui.cli import EXIT_USAGE, CommandError
-    from tui.config import load_config
-
     config = load_config(args.config)
     if args.ris_live_url:
         if not args.ris_live_url.startswith(("ws://", "wss://")):
-            raise CommandError(f"--ris-live-url {args.ris_live_url!r}: not a ws:// or wss:// URL", EXIT_USAGE)
+            raise UsageError(f"--ris-live-url {args.ris_live_url!r}: not a ws:// or wss:// URL")
         config = dataclasses.replace(config, feeds=dataclasses.replace(config.feeds, ris_live_url=args.ris_live_url))
-    from tui.console.app import run_live
+    from tui.console.app import run_live  # Textual only past this point
 
     return run_live(config, args)

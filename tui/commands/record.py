@@ -7,8 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tui.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, add_config_argument
+from tui.commands import Outcome, UsageError, add_config_argument
 from tui.commands.snapshot import add_watch_argument, load_watchlist
+from tui.core.clock import format_time
+from tui.journal.replay import record_sources
+from tui.journal.sources import sniff
+from tui.journal.store import JournalReader, JournalWriter
 
 __all__ = ["register", "run"]
 
@@ -45,24 +49,17 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Run ``watchfloor record``."""
-    from tui.journal.sources import sniff
-    from tui.journal.replay import format_time, record_sources
-    from tui.journal.store import JournalError, JournalWriter
-
     watchlist, config = load_watchlist(args)
     target = Path(args.journal)
     if target.exists():
-        raise CommandError(f"{target}: already exists; record writes a new journal, choose another --journal path", EXIT_USAGE)
+        raise UsageError(f"{target}: already exists; record writes a new journal, choose another --journal path")
     if not target.parent.is_dir():
-        raise CommandError(f"{target.parent}: no such directory for --journal", EXIT_USAGE)
+        raise UsageError(f"{target.parent}: no such directory for --journal")
     for source in args.sources:
         sniff(source)  # fail on a bad SOURCE before creating anything
-    try:
-        writer = JournalWriter(target, watchlist=watchlist, background=False, **config.checkpoint_options())
-    except JournalError as exc:
-        raise CommandError(str(exc), EXIT_INPUT) from None
+    writer = JournalWriter(target, watchlist=watchlist, background=False, **config.checkpoint_options())
     try:
         record_sources(args.sources, watchlist, writer)
     except KeyboardInterrupt:
@@ -79,11 +76,9 @@ def run(args: argparse.Namespace) -> int:
     writer.close()
     span = ""
     if writer.appended:
-        from tui.journal.store import JournalReader
-
         with JournalReader(target) as reader:
             bounds = reader.bounds()
         if bounds:
             span = f", {format_time(bounds[0])} to {format_time(bounds[1])}"
     print(f"recorded {writer.appended} events, {writer.checkpoints} checkpoints{span} into {target}", file=sys.stderr)
-    return EXIT_OK
+    return Outcome.OK

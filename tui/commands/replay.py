@@ -6,17 +6,21 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, TextIO
 
-from tui.cli import EXIT_OK, EXIT_USAGE, CommandError, add_config_argument
+from tui.commands import InputError, Outcome, UsageError, add_config_argument
 from tui.commands.console import add_console_arguments
 from tui.commands.snapshot import add_watch_argument, load_watchlist, plain, time_argument
-from tui.core.clock import MAX_SPEED, VirtualClock
+from tui.core.clock import MAX_SPEED, VirtualClock, format_time
 from tui.core.engine import Engine, LogEntry
-from tui.core.events import event_to_dict
-from tui.journal.replay import Stepper, rebatch
+from tui.core.events import Event, event_to_dict
+from tui.core.prefixes import Prefix
+from tui.core.watchlist import Watch, Watchlist
+from tui.journal.replay import ReplaySession, Stepper, rebatch
 from tui.journal.sources import open_sources
-from tui.journal.store import is_journal
+from tui.journal.store import JournalWriter, is_journal
 from tui.runtime import detectors_for
 
 __all__ = ["register", "run", "log_line", "log_json", "fetch_archive"]
@@ -74,16 +78,12 @@ def register(subparsers: Any) -> None:
 
 def log_line(entry: LogEntry) -> str:
     """One plain-text line of the event log (untrusted text escaped)."""
-    from tui.journal.replay import format_time
-
     watch = f" [{plain(entry.watch)}]" if entry.watch else ""
     return f"{format_time(entry.ts, precise=True)} {entry.severity:<8} {entry.kind:<9}{watch} {plain(entry.text)}"
 
 
 def log_json(entry: LogEntry) -> dict[str, Any]:
     """One ``--jsonl`` object (format in docs/cli.md)."""
-    from tui.journal.replay import format_time
-
     return {
         "time": format_time(entry.ts, precise=True),
         "ts": entry.ts,
@@ -100,47 +100,78 @@ def _sources(args: argparse.Namespace, config: Any, start: float | None, until: 
     if args.sources:
         return list(args.sources)
     if start is None or until is None:
-        raise CommandError("give a SOURCE (MRT file, RIS Live capture or journal), or --from and --until", EXIT_USAGE)
+        raise UsageError("give a SOURCE (MRT file, RIS Live capture or journal), or --from and --until")
     if fetch_archive is None:
-        from tui.feeds.bgpstream import fetch_for_replay
-
         return [str(p) for p in fetch_for_replay(args, config, start, until)]
     return [str(p) for p in fetch_archive(start, until, config)]
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``watchfloor replay``."""
-    from tui.journal.replay import ReplaySession
-    from tui.journal.store import JournalError
+def fetch_for_replay(args: argparse.Namespace, config: Any, start: float, until: float) -> list[Path]:
+    """``replay --from --until`` without SOURCE: the window's files from the public archives.
 
+    Reads ``--collectors`` (else ``feeds.bgpstream.collectors``), ``--bgpstream-backend`` and
+    ``--watch`` from ``args``; the broker URL and cache folder from ``config``. Progress goes to
+    stderr (a bar on a terminal). A backend that cannot be used is a :class:`UsageError`, a
+    failed fetch an :class:`InputError`.
+    """
+    # The archive client (httpx, the broker, pybgpstream) only for a replay that fetches.
+    from tui.feeds.bgpstream import BackendError, BgpstreamError, TextProgress, fetch_window
+
+    text = getattr(args, "collectors", None)
+    collectors = [c.strip() for c in text.split(",") if c.strip()] if text else list(config.feeds.bgpstream_collectors)
+    backend = getattr(args, "bgpstream_backend", None) or "auto"
+    if getattr(args, "watch", None):
+        watchlist = Watchlist([Watch("ad hoc", tuple(Prefix.parse(p) for p in args.watch))])
+    else:
+        watchlist = config.watchlist()
+
+    def say(message: str) -> None:
+        print(f"watchfloor: {message}", file=sys.stderr)
+
+    def write_journal(path: Path, batches: Iterable[list[Event]]) -> None:
+        with JournalWriter(path, watchlist=watchlist, background=False) as writer:
+            for batch in batches:
+                writer.append(batch)
+
+    try:
+        return fetch_window(
+            start, until, collectors, broker_url=config.feeds.bgpstream_broker,
+            cache_dir=config.feeds.bgpstream_cache_dir or None, progress=TextProgress(sys.stderr),
+            backend=backend, watchlist=watchlist, log=say, write_journal=write_journal,
+        )
+    except BackendError as exc:
+        raise UsageError(f"bgpstream: {exc}") from None
+    except BgpstreamError as exc:
+        raise InputError(f"bgpstream: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> Outcome | int:
+    """Run ``watchfloor replay``."""
     watchlist, config = load_watchlist(args)
     start = time_argument(args.start, "--from")
     until = time_argument(args.until, "--until")
     if start is not None and until is not None and until < start:
-        raise CommandError("--until is before --from", EXIT_USAGE)
+        raise UsageError("--until is before --from")
     if args.jsonl and not args.headless:
-        raise CommandError("--jsonl goes with --headless", EXIT_USAGE)
+        raise UsageError("--jsonl goes with --headless")
     paths = _sources(args, config, start, until)
     if args.headless and not (len(paths) == 1 and is_journal(paths[0])):
         # Nothing to seek in: the files are read once, straight through the engine, as a
         # recording into a journal would read them (same batches, same ticks, same log).
         stream_headless(paths, watchlist, detectors_for(config, watchlist), sys.stdout, start=start, until=until,
                         jsonl=args.jsonl)
-        return EXIT_OK
-    try:
-        session = ReplaySession.open(
-            paths, watchlist, detectors=detectors_for(config, watchlist), **config.checkpoint_options(),
-            log_size=1_000_000 if args.headless else 5000,
-        )
-    except JournalError as exc:
-        raise CommandError(str(exc)) from None
+        return Outcome.OK
+    session = ReplaySession.open(
+        paths, watchlist, detectors=detectors_for(config, watchlist), **config.checkpoint_options(),
+        log_size=1_000_000 if args.headless else 5000,
+    )
     with session:
         if not args.headless:
             from tui.console.app import run_replay  # Textual only past this point
 
             return int(run_replay(session, config, args, start=start, until=until) or 0)
         play_headless(session, sys.stdout, start=start, until=until, jsonl=args.jsonl)
-    return EXIT_OK
+    return Outcome.OK
 
 
 def _write_log(engine: Any, out: TextIO, jsonl: bool, shown: bool = True) -> int:

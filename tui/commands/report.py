@@ -18,10 +18,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tui.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, add_config_argument
+from tui.commands import InputError, Outcome, UsageError, add_config_argument
+from tui.config import load_config
+from tui.core.clock import FixedClock, format_duration, format_time
+from tui.core.dns import percentile
+from tui.core.engine import Engine
 from tui.core.events import DnsProbeResult, Event, Finding, Severity
 from tui.core.incidents import Incident, build_incidents
 from tui.core.prefixes import Prefix, PrefixError
+from tui.journal.replay import ReplaySession, TimeFormatError, parse_time
+from tui.journal.store import JournalReader
+from tui.runtime import detectors_for
 
 __all__ = ["register", "run", "build_report", "ReportData", "collect_report_data", "visibility_chart"]
 
@@ -59,42 +66,30 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Run ``watchfloor report``."""
-    from tui.config import load_config
-    from tui.journal.replay import TimeFormatError, parse_time
-    from tui.journal.store import JournalError, JournalReader
-
     try:
         start = parse_time(args.start) if args.start else None
         until = parse_time(args.until) if args.until else None
     except TimeFormatError as exc:
-        raise CommandError(f"--from/--until: {exc}", EXIT_USAGE) from None
+        raise UsageError(f"--from/--until: {exc}") from None
     if start is not None and until is not None and start > until:
-        raise CommandError("--from is after --until; swap them", EXIT_USAGE)
+        raise UsageError("--from is after --until; swap them")
     if args.width < 40:
-        raise CommandError("--width must be at least 40", EXIT_USAGE)
+        raise UsageError("--width must be at least 40")
     config = load_config(args.config)
-    try:
-        reader = JournalReader(args.journal)
-    except JournalError as exc:
-        raise CommandError(str(exc), EXIT_INPUT) from None
-    try:
+    with JournalReader(args.journal) as reader:
         data = collect_report_data(reader, config.watchlist(), start, until)
         data.ongoing = ongoing_at_end(args.journal, config, data.until)
-    except JournalError as exc:
-        raise CommandError(str(exc), EXIT_INPUT) from None
-    finally:
-        reader.close()
     text = build_report(data, journal=str(args.journal), width=args.width)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise CommandError(f"{args.output}: cannot write the report: {exc.strerror or exc}", EXIT_INPUT) from None
+            raise InputError(f"{args.output}: cannot write the report: {exc.strerror or exc}") from None
     else:
         sys.stdout.write(text)
-    return EXIT_OK
+    return Outcome.OK
 
 
 # -- gathering ------------------------------------------------------------------------------------
@@ -120,9 +115,6 @@ class ReportData:
 
 def collect_report_data(reader: Any, watchlist: Any, start: float | None, until: float | None) -> ReportData:
     """Read findings, visibility and DNS results of ``[start, until]`` from a journal reader."""
-    from tui.core.clock import FixedClock
-    from tui.core.engine import Engine
-
     bounds = reader.bounds()
     lo = start if start is not None else (bounds[0] if bounds else 0.0)
     hi = until if until is not None else (bounds[1] if bounds else lo)
@@ -192,9 +184,6 @@ def ongoing_at_end(journal: Any, config: Any, until: float) -> list[Finding]:
     The recorded findings say what opened; a drop or an outage the window ends in the middle of
     (shorter than ``min_duration`` by then) is only known by running the detectors up to there.
     """
-    from tui.journal.replay import ReplaySession
-    from tui.runtime import detectors_for
-
     watchlist = config.watchlist()
     with ReplaySession.open(journal, watchlist, detectors=detectors_for(config, watchlist)) as session:
         session.clock.end = min(session.clock.end, max(until, session.clock.start))
@@ -223,14 +212,10 @@ def _prefixes_to_chart(data: ReportData, watchlist: Any, limit: int = 6) -> list
 
 
 def _iso(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return dt.datetime.fromtimestamp(ts, dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return "-" if ts is None else format_time(ts)
 
 
 def _dur(seconds: float | None) -> str:
-    from tui.core.detectors.base import format_duration
-
     return "-" if seconds is None else format_duration(seconds)
 
 
@@ -245,7 +230,7 @@ def md(text: object) -> str:
 
 def visibility_chart(series: dict[str, list[tuple[float, float | None]]], start: float, until: float, *, width: int = 100) -> str:
     """A colourless plotext line chart of visibility (%) over the window, as text."""
-    import plotext as plt
+    import plotext as plt  # the plotting library only when there is a chart to draw
 
     plt.clf()
     plt.plot_size(width, 22)
@@ -436,8 +421,6 @@ def _affected(data: ReportData) -> list[tuple[str, set[str], set[str], str, floa
 
 
 def _dns_summary(results: Sequence[DnsProbeResult]) -> list[str]:
-    from tui.core.dns import percentile
-
     if not results:
         return ["No DNS results in this window."]
     groups: dict[tuple[str, str, str, str, int, str], list[DnsProbeResult]] = {}

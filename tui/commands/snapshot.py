@@ -12,8 +12,10 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
-from tui.cli import EXIT_OK, EXIT_USAGE, EXIT_WARNING, CommandError, add_config_argument
-from tui.core.aspath import format_origin, format_path
+from tui.commands import Outcome, UsageError, add_config_argument
+from tui.config import load_config
+from tui.core.aspath import format_origin, format_path, origin_of
+from tui.core.clock import FixedClock, format_time
 from tui.core.engine import Engine
 from tui.core.prefixes import Prefix, PrefixError, wire_keys_text
 from tui.core.watchlist import Watch, Watchlist
@@ -98,8 +100,6 @@ WHOLE_TABLE = Watch("whole table", (Prefix(4, 0, 0), Prefix(6, 0, 0)))
 def load_watchlist(args: argparse.Namespace) -> tuple[Watchlist, Any]:
     """The watchlist for a command: ``--watch`` prefixes, else the config's watches (plus the
     whole table with ``--all``); and the config."""
-    from tui.config import load_config
-
     config = load_config(getattr(args, "config", None))
     whole = [WHOLE_TABLE] if getattr(args, "all", False) else []
     if args.watch:
@@ -108,7 +108,7 @@ def load_watchlist(args: argparse.Namespace) -> tuple[Watchlist, Any]:
             try:
                 prefixes.append(Prefix.parse(text, strict=True))
             except PrefixError as exc:
-                raise CommandError(f"--watch: {exc}; write a network address with its length, e.g. 192.0.2.0/24", EXIT_USAGE) from None
+                raise UsageError(f"--watch: {exc}; write a network address with its length, e.g. 192.0.2.0/24") from None
         return Watchlist([Watch("ad hoc", tuple(dict.fromkeys(prefixes))), *whole]), config
     if whole:
         return Watchlist([*config.watches, *whole]), config
@@ -117,14 +117,14 @@ def load_watchlist(args: argparse.Namespace) -> tuple[Watchlist, Any]:
 
 def time_argument(text: str | None, option: str) -> float | None:
     """Parse a TIME option; a bad one is a usage error (exit 3)."""
-    from tui.journal.replay import TimeFormatError, parse_time
+    from tui.journal.replay import TimeFormatError, parse_time  # as in build_state
 
     if text is None:
         return None
     try:
         return parse_time(text)
     except TimeFormatError as exc:
-        raise CommandError(f"{option}: {exc}", EXIT_USAGE) from None
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def plain(text: str) -> str:
@@ -158,9 +158,6 @@ def snapshot_data(engine: Engine, at: float | None, initial_state: Any = None) -
     ``initial_state`` (a :class:`tui.feeds.live.InitialState`, with ``--live``) adds the
     ``initial_state`` member, and says in the basis when RIPEstat's full-feed list is missing.
     """
-    from tui.core.aspath import origin_of
-    from tui.journal.replay import format_time
-
     state = engine.state
     full, basis = state.full_feed_peers()
     up = state.peers_up()
@@ -386,7 +383,7 @@ def _origin_text(origin: int | list[int] | None) -> str:
     return format_origin(tuple(origin) if isinstance(origin, list) else origin)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Run ``watchfloor snapshot``."""
     watchlist, _config = load_watchlist(args)
     at = time_argument(args.at, "--at")
@@ -395,9 +392,9 @@ def run(args: argparse.Namespace) -> int:
         heard = _listen(args, watchlist, _config)
         engine, initial_state = heard.engine, heard.initial_state
     elif getattr(args, "initial_wait", None) is not None:
-        raise CommandError("--initial-wait goes with --live SECONDS", EXIT_USAGE)
+        raise UsageError("--initial-wait goes with --live SECONDS")
     elif not args.sources:
-        raise CommandError("give a SOURCE (MRT file, RIS Live capture or journal), or --live SECONDS", EXIT_USAGE)
+        raise UsageError("give a SOURCE (MRT file, RIS Live capture or journal), or --live SECONDS")
     else:
         engine = build_state(args.sources, watchlist, at)
     when = at if at is not None else engine.last_event_ts
@@ -406,24 +403,24 @@ def run(args: argparse.Namespace) -> int:
         write_json(data, sys.stdout)
     else:
         render_table(data, watchlist, sys.stdout)
-    return EXIT_WARNING if below_warning(data, watchlist) else EXIT_OK
+    return Outcome.WARNING if below_warning(data, watchlist) else Outcome.OK
 
 
 def _listen(args: argparse.Namespace, watchlist: Watchlist, config: Any) -> Any:
     """``--live SECONDS``: the live feeds for that long (a LiveRun); CommandError on bad options."""
     seconds = float(args.live)
     if not seconds > 0:
-        raise CommandError(f"--live needs a number of seconds above 0, got {args.live}", EXIT_USAGE)
+        raise UsageError(f"--live needs a number of seconds above 0, got {args.live}")
     initial_wait = getattr(args, "initial_wait", None)
     if initial_wait is not None and not initial_wait >= 0:
-        raise CommandError(f"--initial-wait needs a number of seconds, 0 or more, got {initial_wait:g}", EXIT_USAGE)
+        raise UsageError(f"--initial-wait needs a number of seconds, 0 or more, got {initial_wait:g}")
     if getattr(args, "at", None):
-        raise CommandError("--at goes with SOURCE files; --live shows the state at the end of listening", EXIT_USAGE)
+        raise UsageError("--at goes with SOURCE files; --live shows the state at the end of listening")
     if getattr(args, "sources", None):
-        raise CommandError("give either SOURCE files or --live SECONDS, not both", EXIT_USAGE)
+        raise UsageError("give either SOURCE files or --live SECONDS, not both")
     url = getattr(args, "ris_live_url", None)
     if url and not url.startswith(("ws://", "wss://")):
-        raise CommandError(f"--ris-live-url {url!r} is not a ws:// or wss:// URL", EXIT_USAGE)
+        raise UsageError(f"--ris-live-url {url!r} is not a ws:// or wss:// URL")
     from tui.runtime import listen_for  # the live feeds (asyncio, websockets, httpx) only here
 
     return asyncio.run(listen_for(seconds, watchlist, config, ris_live_url=url or None, initial_wait=initial_wait))
@@ -431,17 +428,14 @@ def _listen(args: argparse.Namespace, watchlist: Watchlist, config: Any) -> Any:
 
 def build_state(sources: Sequence[str], watchlist: Watchlist, at: float | None) -> Engine:
     """An engine holding the state of ``sources`` at ``at`` (default: the end)."""
-    from tui.core.clock import FixedClock
-    from tui.journal.sources import open_sources, sniff
+    # The readers (journal, sqlite3, MRT, RIS Live) are imported once there is a SOURCE to read:
+    # `snapshot --help`, a usage error and `snapshot --live` start without them.
     from tui.journal.replay import ReplaySession, rebatch
-    from tui.journal.store import JournalError
+    from tui.journal.sources import open_sources, sniff
 
     if len(sources) == 1 and sniff(sources[0]) == "journal":
         # A journal seeks: nearest checkpoint, then the rows after it.
-        try:
-            session = ReplaySession.open(sources[0], watchlist)
-        except JournalError as exc:
-            raise CommandError(str(exc)) from None
+        session = ReplaySession.open(sources[0], watchlist)
         with session:
             session.seek(session.end if at is None else at)
             return session.engine

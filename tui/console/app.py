@@ -31,13 +31,15 @@ from tui.console.actions import APP_BINDINGS, REPLAY_BINDINGS, check_keymap
 from tui.console.messages import FeedTrouble, ReplayEnded
 from tui.console.screens.base import ConsoleScreen
 from tui.console.screens.drill import DrillScreen
-from tui.console.screens.help import HelpScreen
+from tui.console.screens.help import HelpScreen, key_for
 from tui.console.screens.jump import JumpScreen
 from tui.console.screens.main import MainScreen
 from tui.console.themes import THEMES_DIR, load_themes, pick_theme
-from tui.core.clock import MAX_SPEED, VirtualClock
+from tui.config import ReplayConfig
+from tui.core.clock import MAX_SPEED, SystemClock, VirtualClock
 from tui.core.events import FeedStatus
 from tui.core.prefixes import Prefix
+from tui.journal.store import JournalWriter
 from tui.runtime import Driver, build_engine
 
 __all__ = ["ReplayControl", "WatchfloorApp", "replay_app", "run_attached", "run_live", "run_replay"]
@@ -157,8 +159,6 @@ class WatchfloorApp(App[int]):
 
     def replay_keys(self) -> dict[str, str]:
         """The keys the replay prompt names, as bound now (``[keys]`` remapping applied)."""
-        from tui.console.screens.help import key_for
-
         ids = ("replay.toggle", "replay.faster", "replay.jump", "replay.next_note", "app.help")
         return {action_id: key_for(self, action_id) for action_id in ids}
 
@@ -407,24 +407,15 @@ class WatchfloorApp(App[int]):
 
 
 def _keymap(config: Any) -> dict[str, str]:
-    from tui.cli import EXIT_USAGE, CommandError
-    from tui.console.actions import KeymapError
-
-    try:
-        return check_keymap(dict(getattr(config, "keys", {}) or {}))
-    except KeymapError as exc:
-        raise CommandError(f"config error: {exc}", EXIT_USAGE) from None
+    """The config's ``[keys]``, checked; raises :class:`~tui.console.actions.KeymapError`."""
+    return check_keymap(dict(getattr(config, "keys", {}) or {}))
 
 
 def _app_options(config: Any, theme: str | None) -> dict[str, Any]:
-    from tui.cli import EXIT_USAGE, CommandError
-    from tui.console.themes import ThemeError
-
+    """The app's theme and keymap options, checked before anything starts (a
+    :class:`~tui.console.themes.ThemeError` or a KeymapError says what is wrong)."""
     options = {"theme": theme, "configured_theme": getattr(config, "theme", None), "keymap": _keymap(config)}
-    try:
-        pick_theme(options["theme"], options["configured_theme"], load_themes(THEMES_DIR))
-    except ThemeError as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
+    pick_theme(options["theme"], options["configured_theme"], load_themes(THEMES_DIR))
     return options
 
 
@@ -443,8 +434,6 @@ def replay_app(
     ``start`` and stops at ``until``. ``[replay] speed`` sets the speed it opens at and
     ``[replay] autoplay`` starts it at once; otherwise it waits, paused, saying which key plays.
     """
-    from tui.config import ReplayConfig
-
     options = _app_options(config, theme or getattr(args, "theme", None))
     if until is not None and session.start <= until < session.end:
         session.clock.end = until
@@ -487,25 +476,18 @@ def run_attached(engine: Any, feeds: Any, queue: asyncio.Queue[Any], config: Any
 
 def build_live(config: Any, args: Any) -> tuple[Any, Any, asyncio.Queue[Any], str, Any]:
     """The live engine, its feeds (or None and why not) and their queue, and the journal writer."""
-    from tui.core.clock import SystemClock
-
     clock = SystemClock()
     watchlist = config.watchlist()
     journal = None
     journal_path = getattr(args, "journal", None) or ""
     if journal_path:
-        from tui.cli import EXIT_INPUT, CommandError
-        from tui.journal.store import JournalError, JournalWriter
-
-        try:
-            journal = JournalWriter(journal_path, watchlist=watchlist, **config.checkpoint_options())
-        except JournalError as exc:
-            raise CommandError(str(exc), EXIT_INPUT) from None
+        journal = JournalWriter(journal_path, watchlist=watchlist, **config.checkpoint_options())
     engine = build_engine(config, watchlist, clock, recorder=journal)
     if journal is not None:
         journal.attach(engine)
     queue: asyncio.Queue[Any] = asyncio.Queue()
     try:
+        # Imported here: an installation without the live feeds' libraries still opens the console.
         from tui.feeds.live import LiveFeeds
     except ImportError as exc:
         return engine, None, queue, f"live feeds unavailable ({exc}); showing an empty watch floor", journal

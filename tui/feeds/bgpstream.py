@@ -29,8 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import unquote, urlsplit
 
+import httpx
+
+from tui.config import default_cache_dir
 from tui.core.aspath import ASPathError, parse_path
-from tui.core.clock import format_time
+from tui.core.clock import format_duration, format_time
 from tui.core.events import (
     Event,
     PeerStateChanged,
@@ -44,19 +47,18 @@ from tui.feeds.http import (
     USER_AGENT,
     Backoff,
     FeedError,
-    format_age,
     retry_after_seconds,
     safe_url,
 )
 from tui.feeds.ris_live import excerpt
 
 if TYPE_CHECKING:
-    import httpx
-
     from tui.core.watchlist import Watchlist
 
 __all__ = [
     "BgpstreamError",
+    "BackendError",
+    "JournalWrite",
     "DumpFile",
     "Progress",
     "TextProgress",
@@ -72,7 +74,6 @@ __all__ = [
     "pybgpstream_available",
     "elem_to_events",
     "events_from_pybgpstream",
-    "fetch_for_replay",
 ]
 
 FEED = "bgpstream"
@@ -94,6 +95,15 @@ INSTALL_HINT = (
 
 class BgpstreamError(FeedError):
     """The broker, a download or pybgpstream failed; the message says what, where and what to do."""
+
+
+class BackendError(BgpstreamError):
+    """The backend asked for cannot be used: unknown, or pybgpstream is not installed."""
+
+
+JournalWrite = Callable[[Path, Iterable[list[Event]]], None]
+"""Writes event batches into a new journal at a path: what the pybgpstream backend keeps its
+window in. Injected (the journal layer sits above the feeds): see :func:`fetch_window`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +227,6 @@ def _get(
     sleep: Callable[[float], None],
     rand: Callable[[], float],
 ) -> httpx.Response:
-    import httpx
-
     problem = ""
     for attempt in range(attempts):
         wait = backoff.delay(attempt, rand)
@@ -311,8 +319,6 @@ def download(
     A complete ``dest`` is reused as it is. Raises :class:`BgpstreamError` when the download
     stops early; the ``.part`` stays, and the next call continues from where it ended.
     """
-    import httpx
-
     if dest.exists():
         if progress is not None:
             size = dest.stat().st_size
@@ -463,7 +469,7 @@ def events_from_pybgpstream(
         try:
             import pybgpstream
         except ImportError:
-            raise BgpstreamError(INSTALL_HINT) from None
+            raise BackendError(INSTALL_HINT) from None
         stream_factory = pybgpstream.BGPStream
     kwargs: dict[str, Any] = {"from_time": int(start), "until_time": int(until), "record_types": ["ribs", "updates"]}
     if collectors:
@@ -485,10 +491,8 @@ def events_from_pybgpstream(
 
 def _pybgpstream_journal(
     start: float, until: float, collectors: Sequence[str], cache_dir: Path, watchlist: Watchlist | None,
-    stream_factory: Callable[..., Iterable[Any]] | None = None,
+    write_journal: JournalWrite, stream_factory: Callable[..., Iterable[Any]] | None = None,
 ) -> Path:
-    from tui.journal.store import JournalWriter
-
     key = hashlib.sha256(
         repr((int(start), int(until), sorted(collectors), [str(p) for p in (watchlist.prefixes() if watchlist else [])])).encode()
     ).hexdigest()[:16]
@@ -499,9 +503,7 @@ def _pybgpstream_journal(
     part = dest.with_name(dest.name + ".part")
     if part.exists():
         part.unlink()
-    with JournalWriter(part, watchlist=watchlist, background=False) as writer:
-        for batch in events_from_pybgpstream(start, until, collectors, watchlist=watchlist, stream_factory=stream_factory):
-            writer.append(batch)
+    write_journal(part, events_from_pybgpstream(start, until, collectors, watchlist=watchlist, stream_factory=stream_factory))
     os.replace(part, dest)
     return dest
 
@@ -525,28 +527,29 @@ def fetch_window(
     sleep: Callable[[float], None] = time.sleep,
     rand: Callable[[], float] = random.random,
     log: Callable[[str], None] | None = None,
+    write_journal: JournalWrite | None = None,
 ) -> list[Path]:
     """The local files holding ``[start, until]`` for ``collectors`` (all when empty).
 
-    ``backend``: ``auto`` (pybgpstream when importable, else the broker), ``broker`` or
-    ``pybgpstream`` (an error with install instructions when it is missing). Downloads are
-    retried ``attempts`` times, each retry resuming where the last one stopped.
+    ``backend``: ``auto`` (pybgpstream when importable and ``write_journal`` is given, else the
+    broker), ``broker`` or ``pybgpstream`` (a :class:`BackendError` with install instructions
+    when it is missing). pybgpstream's events are kept in a journal in the cache, written by
+    ``write_journal``. Downloads are retried ``attempts`` times, each retry resuming where the
+    last one stopped.
     """
     if until < start:
         raise BgpstreamError("the window ends before it starts (--until is before --from)")
     if cache_dir is None:
-        from tui.config import default_cache_dir
-
         cache_dir = default_cache_dir() / "bgpstream"
     cache = Path(cache_dir)
     if backend not in ("auto", "broker", "pybgpstream"):
-        raise BgpstreamError(f"unknown BGPStream backend {backend!r}: use auto, broker or pybgpstream")
-    if backend == "pybgpstream" or (backend == "auto" and pybgpstream_available()):
+        raise BackendError(f"unknown BGPStream backend {backend!r}: use auto, broker or pybgpstream")
+    if backend == "pybgpstream" or (backend == "auto" and write_journal is not None and pybgpstream_available()):
         if not pybgpstream_available():
-            raise BgpstreamError(INSTALL_HINT)
-        return [_pybgpstream_journal(start, until, collectors, cache, watchlist)]
-
-    import httpx
+            raise BackendError(INSTALL_HINT)
+        if write_journal is None:
+            raise BackendError("the pybgpstream backend keeps its window in a journal: give write_journal")
+        return [_pybgpstream_journal(start, until, collectors, cache, watchlist, write_journal)]
 
     own = client is None
     http = client or httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=httpx.Timeout(60.0), follow_redirects=True)
@@ -574,43 +577,9 @@ def fetch_window(
                         raise
                     wait = backoff.delay(attempt, rand)
                     if log is not None:
-                        log(f"{exc}; retrying in {format_age(wait) if wait >= 1 else f'{wait:.1f}s'}")
+                        log(f"{exc}; retrying in {format_duration(wait) if wait >= 1 else f'{wait:.1f}s'}")
                     sleep(wait)
         return paths
     finally:
         if own:
             http.close()
-
-
-def fetch_for_replay(args: Any, config: Any, start: float, until: float) -> list[Path]:
-    """``watchfloor replay --from --until`` without SOURCE: the window's files, or a CommandError.
-
-    Reads ``--collectors`` (else ``feeds.bgpstream.collectors``), ``--bgpstream-backend`` and
-    ``--watch`` from ``args``; the broker URL and cache folder from ``config``. Progress goes to
-    stderr (a bar on a terminal).
-    """
-    from tui.cli import EXIT_INPUT, EXIT_USAGE, CommandError
-
-    text = getattr(args, "collectors", None)
-    collectors = [c.strip() for c in text.split(",") if c.strip()] if text else list(config.feeds.bgpstream_collectors)
-    backend = getattr(args, "bgpstream_backend", None) or "auto"
-    watchlist = None
-    if getattr(args, "watch", None):
-        from tui.core.watchlist import Watch, Watchlist
-
-        watchlist = Watchlist([Watch("ad hoc", tuple(Prefix.parse(p) for p in args.watch))])
-    else:
-        watchlist = config.watchlist()
-
-    def say(message: str) -> None:
-        print(f"watchfloor: {message}", file=sys.stderr)
-
-    try:
-        return fetch_window(
-            start, until, collectors, broker_url=config.feeds.bgpstream_broker,
-            cache_dir=config.feeds.bgpstream_cache_dir or None, progress=TextProgress(sys.stderr),
-            backend=backend, watchlist=watchlist, log=say,
-        )
-    except BgpstreamError as exc:
-        code = EXIT_USAGE if str(exc) == INSTALL_HINT or "unknown BGPStream backend" in str(exc) else EXIT_INPUT
-        raise CommandError(f"bgpstream: {exc}", code) from None
