@@ -695,7 +695,7 @@ async def test_dns_summary_line_tells_zone_health_from_real_checks(tmp_path):
     import dns_lab
     from tui.config import ZoneConfig
     from tui.core.clock import SystemClock
-    from tui.core.dns import DnsMonitor
+    from tui.core.detectors.dns import DnsMonitor
     from tui.feeds.dns_probe import DnsProber, ProbeSettings
 
     dns_lab.require("nsd")

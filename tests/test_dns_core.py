@@ -6,19 +6,15 @@ from conftest import EventLog
 
 from tui.core.aspath import parse_path
 from tui.core.clock import FixedClock
+from tui.core.detectors.dns import DnsMonitor, dns_rows, ns_comparison, server_history, zone_statuses
 from tui.core.dns import (
     DIAG_NOT_ANSWERING,
     DIAG_ROUTING,
     DIAG_UNKNOWN,
-    DnsMonitor,
     covering_routed_prefix,
-    dns_rows,
     newest_serial,
-    ns_comparison,
     percentile,
     serial_newer,
-    server_history,
-    zone_statuses,
 )
 from tui.core.engine import Engine
 from tui.core.events import (

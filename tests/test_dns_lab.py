@@ -24,7 +24,7 @@ import dns_lab
 from tui.cli import main
 from tui.config import DnsConfig, ZoneConfig, parse_config
 from tui.core.clock import SystemClock
-from tui.core.dns import DnsMonitor, dns_rows, ns_comparison, zone_statuses
+from tui.core.detectors.dns import DnsMonitor, dns_rows, ns_comparison, zone_statuses
 from tui.core.engine import Engine
 from tui.core.watchlist import Watch, Watchlist
 from tui.feeds.dns_probe import DnsProber, ProbeSettings

@@ -17,7 +17,8 @@ from typing import Any, TextIO
 from tui.commands import Outcome, UsageError, add_config_argument
 from tui.config import Config, ZoneConfig, load_config
 from tui.core.clock import Clock, SystemClock, format_time
-from tui.core.dns import DnsMonitor, DnsRow, ZoneStatus, dns_rows, ns_comparison, zone_statuses
+from tui.core.detectors.dns import DnsMonitor, dns_rows, ns_comparison, zone_statuses
+from tui.core.dns import DnsRow, ZoneStatus
 from tui.core.engine import Engine
 from tui.core.events import Event, Finding, FullFeedPeers, Severity, event_to_dict
 from tui.feeds.dns_probe import DnsProbeError, DnsProber, ProbeSettings

@@ -16,6 +16,9 @@ from typing import Any
 
 from tui.core.aspath import format_origin, format_path, origin_of, upstream_of
 from tui.core.clock import format_time
+from tui.core.detectors.dns import dns_rows as core_dns_rows
+from tui.core.detectors.dns import monitor_of
+from tui.core.dns import ANSWERING_STATES, ROLE_AUTHORITATIVE, ROLE_DOH, ROLE_RESOLVER
 from tui.core.engine import LogEntry
 from tui.core.events import Severity
 from tui.core.prefixes import Prefix
@@ -303,12 +306,10 @@ def _rtt_text(seconds: float | None) -> str:
 
 
 def dns_rows(engine: Any, core_rows: Sequence[Any] | None = None) -> list[DnsRow]:
-    """Rows for the DNS pane, from :func:`tui.core.dns.dns_rows` (every check's latest state).
+    """Rows for the DNS pane, from :func:`tui.core.detectors.dns.dns_rows` (every check's latest state).
 
     ``core_rows`` are those core rows when the caller already has them (the summary line uses
     the same ones, so both always agree)."""
-    from tui.core.dns import dns_rows as core_dns_rows
-
     out = []
     for row in core_dns_rows(engine) if core_rows is None else core_rows:
         if row.failing:
@@ -356,11 +357,8 @@ class ZoneHealth:
 def zone_health(engine: Any, core_rows: Sequence[Any] | None = None) -> list[ZoneHealth]:
     """Every watched zone (and any zone with results) with its verdict, worst first.
 
-    The verdict is the core's :meth:`~tui.core.dns.DnsMonitor.zone_status` (what ``watchfloor
-    check`` reports), computed from the same rows as the DNS pane."""
-    from tui.core.dns import ANSWERING_STATES, ROLE_AUTHORITATIVE, ROLE_DOH, ROLE_RESOLVER, monitor_of
-    from tui.core.dns import dns_rows as core_dns_rows
-
+    The verdict is the core's :meth:`~tui.core.detectors.dns.DnsMonitor.zone_status` (what
+    ``watchfloor check`` reports), computed from the same rows as the DNS pane."""
     rows = list(core_dns_rows(engine) if core_rows is None else core_rows)
     monitor = monitor_of(engine)
     zones = set(engine.watchlist.zones()) | {r.zone for r in rows}

@@ -3,7 +3,8 @@
 The I/O shell around dnspython (UDP/TCP) and httpx (DNS-over-HTTPS). What comes back is turned
 into :class:`~tui.core.events.DnsProbeResult` events by pure functions (:func:`classify_response`,
 :func:`delegation_from_response`), pushed to the engine in batches, journaled and replayable; the
-states, serial comparisons and findings are computed from those events in :mod:`tui.core.dns`.
+states, serial comparisons and findings are computed from those events in :mod:`tui.core.dns` and
+:mod:`tui.core.detectors.dns`.
 
 Per zone (:class:`DnsProber`):
 

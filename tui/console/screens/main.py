@@ -33,7 +33,7 @@ from tui.console.screens.base import ConsoleScreen
 from tui.console.text import plain
 from tui.console.widgets.plot import VisibilityPlot
 from tui.console.widgets.tables import DnsTable, EventTable, VisibilityTable
-from tui.core.dns import dns_rows as core_dns_rows
+from tui.core.detectors.dns import dns_rows as core_dns_rows
 from tui.core.events import Finding, Severity
 
 __all__ = ["MainScreen", "Pane", "COMPACT_WIDTH", "COMPACT_HEIGHT"]

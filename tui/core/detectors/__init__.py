@@ -18,7 +18,7 @@ origin                 ``origin_change``, ``moas``                              
 morespecific           ``subprefix_hijack``, ``more_specific``                     crit / info
 upstream               ``upstream_change``                                         warning
 rpki                   ``rpki_invalid`` (only with a VRP file)                     crit/warn
-tui.core.dns           ``dns_server_failing``, ``dns_zone_down``,                  warn/crit
+dns                    ``dns_server_failing``, ``dns_zone_down``,                  warn/crit
                        ``dns_serial_mismatch``, ``dns_ns_mismatch``
 dns_latency            ``dns_latency``                                             warning
 feeds                  ``feed_down``, ``feed_silent``                              warning
@@ -28,6 +28,7 @@ feeds                  ``feed_down``, ``feed_silent``                           
 from __future__ import annotations
 
 from tui.core.detectors.base import DetectorSettings, FindingBook, RoutingDetector, TableView
+from tui.core.detectors.dns import DnsMonitor
 from tui.core.detectors.dns_latency import DnsLatencyDetector
 from tui.core.detectors.feeds import FeedHealthDetector
 from tui.core.detectors.flapping import FlapDetector
@@ -36,7 +37,6 @@ from tui.core.detectors.origin import OriginDetector
 from tui.core.detectors.rpki import RpkiDetector
 from tui.core.detectors.upstream import UpstreamDetector
 from tui.core.detectors.visibility import VisibilityDetector
-from tui.core.dns import DnsMonitor
 from tui.core.engine import Detector
 from tui.core.rpki import VrpSet
 from tui.core.watchlist import Watchlist

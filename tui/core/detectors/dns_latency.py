@@ -1,6 +1,6 @@
 """DNS latency spikes: answers much slower than usual, or slower than the watch allows.
 
-Failures (timeouts, refusals, a zone down, serial mismatches) are :class:`tui.core.dns.DnsMonitor`'s
+Failures (timeouts, refusals, a zone down, serial mismatches) are :class:`tui.core.detectors.dns.DnsMonitor`'s
 findings; this detector only looks at answers that came back. A check's answer is *slow* when
 its round trip is above ``Thresholds.dns_latency_warn`` of the zone's watch, or a *spike* when
 it is ``dns_latency_factor`` times the check's own p95 (over its last answers, once there are
