@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tui.alerts.base import Alert, Sink, SinkError
+from tui.alerts.jsonl import JsonlSink
+from tui.alerts.webhook import WebhookSink, _redacted
 from tui.core.events import Finding, Severity
 
 __all__ = ["AlertDispatcher", "SinkStats", "sinks_from_config"]
@@ -205,9 +207,6 @@ class AlertDispatcher:
 
 def sinks_from_config(alerts: Any, *, jsonl: str | None = None, transport: Any = None) -> list[Sink]:
     """Sinks for an :class:`~tui.config.AlertsConfig` (``jsonl`` overrides ``[alerts] jsonl``)."""
-    from tui.alerts.jsonl import JsonlSink
-    from tui.alerts.webhook import WebhookSink, _redacted
-
     sinks: list[Sink] = []
     target = jsonl if jsonl is not None else alerts.jsonl
     if target:

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from tui.commands import Outcome, UsageError, add_config_argument
 from tui.config import load_config
 from tui.core.aspath import format_origin, format_path, origin_of
-from tui.core.clock import FixedClock, format_time
+from tui.core.clock import FixedClock, TimeFormatError, format_time, parse_time
 from tui.core.engine import Engine
 from tui.core.prefixes import Prefix, PrefixError, wire_keys_text
 from tui.core.watchlist import Watch, Watchlist
@@ -117,8 +117,6 @@ def load_watchlist(args: argparse.Namespace) -> tuple[Watchlist, Any]:
 
 def time_argument(text: str | None, option: str) -> float | None:
     """Parse a TIME option; a bad one is a usage error (exit 3)."""
-    from tui.journal.replay import TimeFormatError, parse_time  # as in build_state
-
     if text is None:
         return None
     try:

@@ -407,7 +407,7 @@ def dns_summary(zones: Sequence[ZoneHealth], width: int) -> tuple[str, str]:
     Several: ``DNS: ✖ 1 down (kp.) · ▲ 1 warn (example.) · ✓ 2 ok``. No zone watched says so;
     a watched zone without results yet reads ``no results yet``, never as down. Zone names
     come from the network (journal, probes): the caller shows the text as plain text."""
-    from tui.console.text import clean
+    from tui.console.text import clean  # Rich, which the rows themselves never need
 
     if not zones:
         return _fit("DNS: no zones watched", width), State.UNKNOWN
@@ -451,7 +451,7 @@ def dns_summary(zones: Sequence[ZoneHealth], width: int) -> tuple[str, str]:
 
 
 def _fit(text: str, width: int) -> str:
-    from tui.console.text import shorten
+    from tui.console.text import shorten  # Rich, which the rows themselves never need
 
     return shorten(text, max(1, width))
 
@@ -644,7 +644,7 @@ def parse_jump(text: str, now: float) -> float:
 
 def clean_for_message(value: str) -> str:
     """``value`` shortened and stripped of control characters for an error message."""
-    from tui.console.text import clean, shorten
+    from tui.console.text import clean, shorten  # Rich, which the rows themselves never need
 
     return shorten(clean(value), 40)
 

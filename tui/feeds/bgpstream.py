@@ -419,7 +419,7 @@ def _size(n: int) -> str:
 def pybgpstream_available() -> bool:
     """True when ``import pybgpstream`` works (the C library is there too)."""
     try:
-        import pybgpstream  # noqa: F401
+        import pybgpstream  # noqa: F401 - optional: only asked whether it is there
     except ImportError:
         return False
     return True
@@ -467,7 +467,7 @@ def events_from_pybgpstream(
     """Event batches from pybgpstream for the window (a prefix filter when a watchlist is given)."""
     if stream_factory is None:
         try:
-            import pybgpstream
+            import pybgpstream  # optional: the extra watchfloor[bgpstream], with its C library
         except ImportError:
             raise BackendError(INSTALL_HINT) from None
         stream_factory = pybgpstream.BGPStream

@@ -115,7 +115,7 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
 
 def safe_url(url: str | httpx.URL) -> str:
     """A URL fit for messages: no user info, no query string (which may hold identifiers)."""
-    import httpx
+    import httpx  # here, not at the top: the pure RIS Live parser shares this module's Backoff
 
     parsed = httpx.URL(str(url))
     return str(parsed.copy_with(userinfo=b"", query=None, fragment=None))

@@ -49,6 +49,7 @@ from tui.core.clock import Clock, SystemClock
 from tui.core.engine import Engine
 from tui.core.events import Event, FeedStatus, RecordRejected
 from tui.core.watchlist import Watchlist
+from tui.feeds.ripestat import BootstrapResult, RipestatClient, bootstrap, refresh_routes, route_prefixes
 from tui.feeds.ris_live import DEFAULT_SOURCE as RIS_LIVE_FEED
 from tui.feeds.ris_live import RisLiveClient
 
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
     import httpx
 
     from tui.config import Config
-    from tui.feeds.ripestat import BootstrapResult
 
 __all__ = [
     "LiveFeeds",
@@ -108,8 +108,6 @@ def describe_initial_state(
     ``gave_up`` says why the wait was cut short (it was, when given); ``failure`` is an
     unexpected error that ended the bootstrap; ``last_problem`` the last retry's reason.
     """
-    from tui.feeds.ripestat import route_prefixes
-
     missing: list[str] = []
     if result is None or not result.full_feed:
         missing.append("full-feed peer list")
@@ -225,7 +223,7 @@ class LiveFeeds:
         if self.client is not None:
             self._tasks.append(asyncio.create_task(self.client.run(), name="ris-live"))
         if self.dns_enabled:
-            from tui.feeds.dns_probe import DnsProber, ProbeSettings
+            from tui.feeds.dns_probe import DnsProber, ProbeSettings  # dnspython only when DNS checks run
 
             self.prober = DnsProber(
                 self.config.all_zones(), ProbeSettings.from_config(self.config.dns), clock=self.clock, **self.dns_options
@@ -285,8 +283,6 @@ class LiveFeeds:
         await self.queue.put(list(batch))
 
     def _ripestat_client(self) -> Any:
-        from tui.feeds.ripestat import RipestatClient
-
         feeds = self.config.feeds
         return RipestatClient(
             self.ripestat_url, sourceapp=feeds.ripestat_sourceapp, cache_dir=self.ripestat_cache_dir,
@@ -328,8 +324,6 @@ class LiveFeeds:
             await self._release()
 
     async def _refresh_after_gap(self, reconnected: FeedStatus) -> None:
-        from tui.feeds.ripestat import refresh_routes
-
         events: list[Event] = []
         try:
             async with self._ripestat_client() as client:
@@ -358,8 +352,6 @@ class LiveFeeds:
         await self._release()
 
     async def _bootstrap(self) -> None:
-        from tui.feeds.ripestat import BootstrapResult
-
         result = self.bootstrap_result = BootstrapResult()
         # Say at once that RIPEstat is being asked: with retries and backoff it can take a while.
         await self.queue.put([FeedStatus(self.clock.now(), "ripestat", "connecting", "asking for the initial state")])
@@ -403,8 +395,6 @@ class LiveFeeds:
                 pass
 
     async def _fetch_initial_state(self, result: BootstrapResult) -> None:
-        from tui.feeds.ripestat import bootstrap
-
         route_source = RIS_LIVE_FEED if self.ris_live_enabled else "ripestat"
         # Cancelled here, the client's context closes its connections, the one in flight too.
         async with self._ripestat_client() as client:

@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from tui.config import default_cache_dir
 from tui.core.aspath import ASPath, ASPathError, parse_path, path_from_json
 from tui.core.clock import Clock, SystemClock, format_duration
 from tui.core.events import (
@@ -465,8 +466,6 @@ class RipestatClient:
         on_retry: Callable[[str], None] | None = None,
     ) -> None:
         if cache_dir is None:
-            from tui.config import default_cache_dir
-
             cache_dir = default_cache_dir() / "ripestat"
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.sourceapp = sourceapp

@@ -510,6 +510,7 @@ class RisLiveClient:
 
     async def run(self) -> None:
         """Connect, subscribe, read, reconnect; until :meth:`stop`. Never raises for network trouble."""
+        # websockets only when connecting: replaying a capture uses this module's pure parser.
         from websockets.asyncio.client import connect
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 

@@ -35,6 +35,7 @@ from tui.console.widgets.plot import VisibilityPlot
 from tui.console.widgets.tables import DnsTable, EventTable, VisibilityTable
 from tui.core.detectors.dns import dns_rows as core_dns_rows
 from tui.core.events import Finding, Severity
+from tui.core.prefixes import Prefix, PrefixError
 
 __all__ = ["MainScreen", "Pane", "COMPACT_WIDTH", "COMPACT_HEIGHT"]
 
@@ -329,10 +330,8 @@ class MainScreen(ConsoleScreen):
         self.follow = not self.follow
 
 
-def _prefix_of_subject(subject: str):  # type: ignore[no-untyped-def]
+def _prefix_of_subject(subject: str) -> Prefix | None:
     """A finding's subject is often a prefix: use it when it parses."""
-    from tui.core.prefixes import Prefix, PrefixError
-
     try:
         return Prefix.parse(subject) if "/" in subject else None
     except PrefixError:

@@ -40,7 +40,7 @@ def open_decompressed(path: Any) -> IO[bytes]:
     if kind == "bzip2":
         return bz2.open(path, "rb")  # type: ignore[return-value]
     if kind == "xz":
-        import lzma
+        import lzma  # rare: not paid for at every start
 
         return lzma.open(path, "rb")  # type: ignore[return-value]
     return open(path, "rb")  # noqa: SIM115 - the caller closes it
@@ -285,7 +285,7 @@ class _Job:
 
 
 def _thread_lock() -> Any:
-    import threading
+    import threading  # only for the threaded bzip2 path: not paid for at every start
 
     return threading.Lock()
 
@@ -313,7 +313,7 @@ class _Irregular(Exception):
 
 def _bzip2_blocks(fileobj: IO[bytes], head: bytes, end: StreamEnd, threads: int) -> Iterator[bytes]:
     """The bzip2 stream(s) of ``fileobj`` decompressed block by block in ``threads`` threads."""
-    import queue
+    import queue  # only for the threaded bzip2 path: not paid for at every start
     import threading
 
     origin = fileobj.tell() - len(head)
