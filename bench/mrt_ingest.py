@@ -224,7 +224,8 @@ def table(result: dict[str, object]) -> str:
         f"{rss['interpreter_mb']:.0f} MB)"  # type: ignore[index]
     )
     lines.append(
-        f"(inner figures, no targets: those are the commands'); load average at the start {result['load_average'][0]:.2f} on {result['cpus']} CPUs"  # type: ignore[index]
+        f"(inner figures, no targets: those are the commands'); "
+        f"load average at the start {result['load_average'][0]:.2f} on {result['cpus']} CPUs"  # type: ignore[index]
     )
     return "\n".join(lines)
 

@@ -28,7 +28,9 @@ import mrt_ingest  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     """Parse options, run the benchmarks, print and save the results."""
-    parser = argparse.ArgumentParser(prog="bench/run.py", description="Time the commands against bgpdump and check their targets.")
+    parser = argparse.ArgumentParser(
+        prog="bench/run.py", description="Time the commands against bgpdump and check their targets."
+    )
     parser.add_argument("--quick", action="store_true", help="one repetition instead of five (a smoke run)")
     parser.add_argument("--repeats", type=int, default=None, help="repetitions per measurement")
     parser.add_argument("--only", metavar="TEXT", help="only the command cases whose name contains TEXT (and no in-process part)")
@@ -41,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         results = cli.run(repeats, args.only)
         ingest = None
         if args.only is None:
-            print(f"\nIn-process figures (the MRT reader alone, no interpreter start-up, no engine, no output; best of {repeats}):")
+            print(
+                f"\nIn-process figures (the MRT reader alone, no interpreter start-up, no engine, no output; best of {repeats}):"
+            )
             ingest = mrt_ingest.run(repeats)
             print(mrt_ingest.table(ingest))
     except SystemExit as exc:

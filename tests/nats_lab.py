@@ -161,7 +161,9 @@ def bgpdump_events(path: Path, collector: str = "rrc04", limit: int | None = Non
 
 # -- a stand-in collector process (until `watchfloor collect --bus` can be driven from a file) ----
 
-_DEFAULT_EVENTS = Path(__file__).resolve().parent.parent.parent / "shared/data/mrt/bgpdump/expected/updates.20100722.2015.gz.bgp.gz"
+_DEFAULT_EVENTS = (
+    Path(__file__).resolve().parent.parent.parent / "shared/data/mrt/bgpdump/expected/updates.20100722.2015.gz.bgp.gz"
+)
 
 
 def shard_events(events: list[Event], shard_text: str) -> list[Event]:

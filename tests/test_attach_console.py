@@ -103,7 +103,11 @@ async def test_console_attached_to_the_bus(server, events, watched):
         publisher.append(events[SPLIT:])
         await until_true(pilot, "the late prefix", lambda: engine.visibility(late).visible > 0)
         await publisher.abort()  # the collector dies
-        await until_true(pilot, "the collector's gap", lambda: engine.feeds.get("bus/collector-1") and engine.feeds["bus/collector-1"].state == "gap")
+        await until_true(
+            pilot,
+            "the collector's gap",
+            lambda: engine.feeds.get("bus/collector-1") and engine.feeds["bus/collector-1"].state == "gap",
+        )
         app.redraw_now()
         await pilot.pause()
         text = screen_text(app)

@@ -90,7 +90,7 @@ async def test_two_tails_follow_a_journal_another_process_is_writing(tmp_path, e
     finally:
         writer.kill()
     assert summary == {"events": len(events), "batches": (len(events) + 96) // 97}
-    for tail, batches in zip(tails, results):
+    for tail, batches in zip(tails, results, strict=True):
         assert [e for b in batches for e in b] == events, "every event once, in order"
         # Batches arrive as the writer cut them (a poll may split one only at its row limit).
         assert all(len(b) <= 97 for b in batches)
@@ -187,7 +187,19 @@ def test_attach_headless_prints_a_past_window(tmp_path, events):
 def test_attach_headless_log_lines_and_count(tmp_path, events):
     path = tmp_path / "log.journal"
     write_journal(path, events)
-    done = attach("--journal", str(path), "--headless", "--from", str(events[0].ts), "--count", "40", "--watch", "0.0.0.0/1", "--watch", "128.0.0.0/1")
+    done = attach(
+        "--journal",
+        str(path),
+        "--headless",
+        "--from",
+        str(events[0].ts),
+        "--count",
+        "40",
+        "--watch",
+        "0.0.0.0/1",
+        "--watch",
+        "128.0.0.0/1",
+    )
     assert done.returncode == 0, done.stderr
     assert "40 events from" in done.stderr
     assert "announce" in done.stdout or "withdraw" in done.stdout
@@ -250,7 +262,9 @@ def test_tail_says_when_the_collector_is_gone_and_when_one_writes_again(tmp_path
         return batches
 
     assert sum(map(len, step())) == 52, "a running collector: rows only"
-    engine.ingest([announce_nk := RouteAnnounced(events[49].ts, "rrc00", "192.0.2.1", 3356, NK_PREFIX, (3356, 131279), "", (), "ris-live")])
+    engine.ingest(
+        [announce_nk := RouteAnnounced(events[49].ts, "rrc00", "192.0.2.1", 3356, NK_PREFIX, (3356, 131279), "", (), "ris-live")]
+    )
     assert (engine.visibility(NK_PREFIX).visible, engine.visibility(NK_PREFIX).unknown) == (1, 0)
     first.close()
 

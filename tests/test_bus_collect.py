@@ -16,8 +16,8 @@ import pytest
 from conftest import REPO, shared_file
 from nats_lab import NatsServer, nats_server
 from real_cases import CONFIG_2007, MRT_2007
-from tui.config import parse_config
 from tui.bus.shard import Shard, shard_watches
+from tui.config import parse_config
 from tui.core.events import Event, FeedStatus, Finding, event_from_dict, event_to_json
 from tui.journal.store import JournalReader
 

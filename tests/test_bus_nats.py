@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from conftest import REPO, shared_file
-from nats_lab import NatsServer, bgpdump_events, nats_server, require_nats_server as server_binary, shard_events
+from nats_lab import NatsServer, bgpdump_events, nats_server, shard_events
+from nats_lab import require_nats_server as server_binary
 from tui.bus.nats import NatsFollower, NatsPublisher, StreamSettings
 from tui.bus.protocol import BusError, parse_bus_url
 from tui.core.events import Event, FeedStatus, PeerStateChanged, RecordRejected, event_to_json
@@ -138,7 +139,9 @@ async def test_two_collectors_two_consoles_a_crash_a_restart_and_a_late_joiner(s
         await console.wait_for("both collectors up", lambda got: statuses(got, "bus/a", "up") and statuses(got, "bus/b", "up"))
     before_crash = time.time()
     for console in consoles:  # so that the record shows b alive after the late joiner's start time
-        await console.wait_for("a heartbeat of b after the start time", lambda _: console.follower.monitor.instances["b"].last_ts > before_crash)
+        await console.wait_for(
+            "a heartbeat of b after the start time", lambda _, c=console: c.follower.monitor.instances["b"].last_ts > before_crash
+        )
 
     # Collector b crashes: the consoles say its data stopped, not that routes went away.
     await b.kill()
@@ -160,8 +163,13 @@ async def test_two_collectors_two_consoles_a_crash_a_restart_and_a_late_joiner(s
 
     # A console joining late replays the past from a start time, and sees the gap in it.
     late = await Console(follower(url, start=before_crash)).start()
-    await late.wait_for("the events published since the start time", lambda got: routes(got) == routes(b_all) - routes(first_half[1]))
-    await late.wait_for("the crash, from the heartbeats' spacing", lambda got: statuses(got, "bus/b", "gap") and [s for s in statuses(got, "bus/b", "up") if s.gap_start])
+    await late.wait_for(
+        "the events published since the start time", lambda got: routes(got) == routes(b_all) - routes(first_half[1])
+    )
+    await late.wait_for(
+        "the crash, from the heartbeats' spacing",
+        lambda got: statuses(got, "bus/b", "gap") and [s for s in statuses(got, "bus/b", "up") if s.gap_start],
+    )
     [closed] = [s for s in statuses(late.events, "bus/b", "up") if s.gap_start]
     assert before_crash <= closed.gap_start < closed.gap_end
 
@@ -189,7 +197,9 @@ async def test_publisher_in_process_counts_and_restart_dedup(server, events):
     await restarted.close()
 
     console = await Console(follower(url)).start()
-    await console.wait_for("600 events and the clean stop", lambda got: routes(got) == routes(events[:600]) and statuses(got, "bus/solo", "ended"))
+    await console.wait_for(
+        "600 events and the clean stop", lambda got: routes(got) == routes(events[:600]) and statuses(got, "bus/solo", "ended")
+    )
     await console.close()
 
 

@@ -131,7 +131,14 @@ def test_message_ids_forget_events_older_than_the_horizon():
 def test_heartbeat_round_trip_and_bad_payloads():
     beat = Heartbeat("a", 100.0, 5.0, "alive", "0/2", 10, 0)
     assert Heartbeat.from_json(beat.to_json()) == beat
-    for bad in (b"", b"[]", b'{"instance": "a"}', b'{"instance":"a","ts":1,"interval":0}', b'{"instance":"a","ts":1,"interval":1,"state":"zz"}', b"\xff"):
+    for bad in (
+        b"",
+        b"[]",
+        b'{"instance": "a"}',
+        b'{"instance":"a","ts":1,"interval":0}',
+        b'{"instance":"a","ts":1,"interval":1,"state":"zz"}',
+        b"\xff",
+    ):
         with pytest.raises(BusError):
             Heartbeat.from_json(bad)
 

@@ -163,7 +163,6 @@ def test_untrusted_text_is_escaped_in_plain_output(tmp_path, capsys):
 def test_console_commands_refuse_an_unknown_theme_before_opening(tmp_path):
     """`replay` and `attach` take --theme like the live console, and check it first (exit 3)."""
     from conftest import shared_file
-
     from tui.cli import main
 
     source = shared_file("mrt/libbgpstream/ris.rrc06.updates.1427846400.gz")

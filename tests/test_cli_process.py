@@ -35,7 +35,12 @@ def _default_sigint() -> None:
 
 def test_version_prints_the_version_and_exits_0(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "tui", "--version"], cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=PATIENCE
+        [sys.executable, "-m", "tui", "--version"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, f"watchfloor {tui.__version__}\n", "")
 
@@ -64,8 +69,23 @@ def test_ctrl_c_ends_a_following_attach_with_130_saying_so(tmp_path, monkeypatch
     journal = tmp_path / "et-header.journal"
     assert main(["record", "--journal", str(journal), str(shared_file(ET_HEADER))]) == 0
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui", "attach", "--headless", "--jsonl", "--journal", str(journal), "--from", "2015-10-23T00:00Z"],
-        cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tui",
+            "attach",
+            "--headless",
+            "--jsonl",
+            "--journal",
+            str(journal),
+            "--from",
+            "2015-10-23T00:00Z",
+        ],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         preexec_fn=_default_sigint,
     )
     try:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, EventLog, shared_file
 from real_cases import CONFIG_2007, MRT_2007
+from tests.conftest import REPO, EventLog, shared_file
 from tui.cli import main
 from tui.commands.collect import Collector
 from tui.config import parse_config

@@ -58,7 +58,13 @@ def test_rows_are_worst_first_and_missing_data_reads_unknown():
     engine = Engine(Watchlist([NORTH_KOREA]), FixedClock(T0))
     engine.ingest([_announce(T0, 1), _announce(T0, 2)])
     other = Prefix.parse("210.52.109.0/24")
-    engine.ingest([_announce(T0 + 1, 1, other), _announce(T0 + 1, 2, other), RouteWithdrawn(T0 + 2, "rrc00", "192.0.2.1", 64501, other, source="rrc00")])
+    engine.ingest(
+        [
+            _announce(T0 + 1, 1, other),
+            _announce(T0 + 1, 2, other),
+            RouteWithdrawn(T0 + 2, "rrc00", "192.0.2.1", 64501, other, source="rrc00"),
+        ]
+    )
     rows = visibility_rows(engine)
     by_prefix = {str(r.prefix): r for r in rows}
     assert by_prefix["175.45.176.0/22"].percent_text == "100.0%"

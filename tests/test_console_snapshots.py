@@ -1,15 +1,16 @@
 """Snapshots (pytest-textual-snapshot) of the main screen, drill-down and help at 80x24 and 120x40.
 
 Deterministic: a real replay (the et-header capture) paused at its end, or where it opens (its
-start, saying which keys play it), so every time shown is replay time, never the wall clock. Update with ``pytest --snapshot-update`` after a deliberate
-change, and look at the SVGs in the report before committing them.
+start, saying which keys play it), so every time shown is replay time, never the wall clock.
+Update with ``pytest --snapshot-update`` after a deliberate change, and look at the SVGs in the
+report before committing them.
 """
 
 from __future__ import annotations
 
 import pytest
-from test_console_support import replay_of  # noqa: F401 - a fixture
 
+from test_console_support import replay_of  # noqa: F401 - a fixture
 from tui.console.app import WatchfloorApp
 
 SIZES = [(80, 24), (120, 40)]

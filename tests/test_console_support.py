@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import shared_file
 
+from conftest import shared_file
 from tui.core.events import DnsProbeResult, FeedStatus, Finding, RecordRejected, RouteAnnounced
 from tui.core.prefixes import Prefix
 from tui.core.watchlist import NORTH_KOREA, Watchlist
@@ -45,7 +45,9 @@ def hostile_events(t: float) -> list[Any]:
     return [
         FeedStatus(t, "ris_live", "down", f"handshake failed: {HOSTILE}"),
         RecordRejected(t + 1, "mrt", f"offset 12 {HOSTILE}", f"bad attribute {HOSTILE}"),
-        RouteAnnounced(t + 2, f"rrc00{HOSTILE}", "192.0.2.1", 64500, nk, (64500, 131279), communities=(HOSTILE,), source="ris_live"),
+        RouteAnnounced(
+            t + 2, f"rrc00{HOSTILE}", "192.0.2.1", 64500, nk, (64500, 131279), communities=(HOSTILE,), source="ris_live"
+        ),
         DnsProbeResult(t + 3, "kp.", "[blink]ns1[/blink].kp.", "127.0.0.1", 5353, "udp", "kp.", "SOA", "error", detail=HOSTILE),
         Finding(t + 4, "f1", "North Korea", "visibility", "critical", "open", str(nk), f"summary {HOSTILE}", t + 4),
     ]

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 import pytest
-from conftest import EventLog
 
+from conftest import EventLog
 from tui.core.aspath import parse_path
 from tui.core.clock import FixedClock, VirtualClock
 from tui.core.engine import Engine
 from tui.core.events import (
-    PeerKey,
     FeedStatus,
+    PeerKey,
     PeerStateChanged,
     RouteAnnounced,
     RouteSnapshot,
@@ -139,7 +139,11 @@ def test_route_snapshot_becomes_the_withdrawals_and_changes_it_implies():
     engine.ingest([snapshot, FeedStatus(20, "test", "up", "", 5, 18)])
 
     routes = [(type(e).__name__, e.peer_ip, e.ts) for e in recorded if isinstance(e, RouteAnnounced | RouteWithdrawn)]
-    assert routes == [("RouteWithdrawn", "192.0.2.3", 20), ("RouteAnnounced", "192.0.2.2", 20), ("RouteAnnounced", "192.0.2.4", 20)]
+    assert routes == [
+        ("RouteWithdrawn", "192.0.2.3", 20),
+        ("RouteAnnounced", "192.0.2.2", 20),
+        ("RouteAnnounced", "192.0.2.4", 20),
+    ]
     assert not any(isinstance(e, RouteSnapshot) for e in recorded)
     note = next(e for e in recorded if isinstance(e, FeedStatus) and e.state == "refreshed")
     assert "1 routes withdrawn while unheard, 2 new or changed" in note.detail and note.feed == "test"

@@ -36,8 +36,8 @@ from tui.core.events import (
 )
 from tui.core.prefixes import Prefix
 from tui.core.rpki import INVALID_ASN, INVALID_LENGTH, NOT_FOUND, VALID, VrpError, parse_vrps
-from tui.journal.codec import decode_checkpoint, encode_checkpoint
 from tui.core.watchlist import Thresholds, Watch, Watchlist
+from tui.journal.codec import decode_checkpoint, encode_checkpoint
 
 P = Prefix.parse("192.0.2.0/24")
 TH = Thresholds(visibility_warn=0.8, visibility_critical=0.5, min_duration=60, hysteresis=0.05, flap_count=3,
@@ -167,7 +167,7 @@ def test_batching_does_not_change_findings():
     other = Prefix.parse("198.51.100.0/24")
     events = all_up(0) + all_up(0, other)
     t = 10.0
-    for cycle in range(4):
+    for _cycle in range(4):
         for i, p in enumerate(PEERS):
             events.append(wd(t + i, p))
         t += 100

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import EventLog
-
 from tui.core.aspath import parse_path
 from tui.core.clock import FixedClock
 from tui.core.detectors.dns import DnsMonitor, dns_rows, ns_comparison, server_history, zone_statuses

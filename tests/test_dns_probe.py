@@ -115,10 +115,10 @@ async def test_schedule_udp_at_interval_tcp_less_often_with_jitter():
     await prober.run(batches.append, rounds=12)
     udp = [t for t, kind in asked if kind == "udp"]
     tcp = [t for t, kind in asked if kind == "tcp"]
-    gaps = [b - a for a, b in zip(udp, udp[1:])]
+    gaps = [b - a for a, b in zip(udp, udp[1:], strict=False)]
     assert len(batches) == 12 and len(udp) >= 9  # a round is whatever was due together
     assert all(54 <= g <= 66 for g in gaps) and len(set(gaps)) > 1  # 60 s +- 10 % jitter
-    assert 2 <= len(tcp) <= 3 and all(270 <= b - a <= 330 for a, b in zip(tcp, tcp[1:]))
+    assert 2 <= len(tcp) <= 3 and all(270 <= b - a <= 330 for a, b in zip(tcp, tcp[1:], strict=False))
     assert all(len({r.ts for r in batch}) == 1 for batch in batches)  # one stamp per round
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import shared_file
 
+from conftest import shared_file
 from tui.cli import main
 
 MRT_2007 = "mrt/bgpdump/updates.20070211.0141.gz"
@@ -70,7 +70,6 @@ def test_the_report_lists_what_is_under_way_at_its_end(capsys, tmp_path):
 
 async def test_the_console_says_it_when_the_replay_ends():
     from test_console_support import screen_text
-
     from tui.console.app import WatchfloorApp
     from tui.core.clock import MAX_SPEED
     from tui.core.detectors import default_detectors

@@ -18,15 +18,15 @@ import os
 from pathlib import Path
 
 import pytest
+
 from conftest import shared_file
 from golden_cases import CASES, watchlist_of
-
 from tui.core.clock import VirtualClock
 from tui.core.detectors import default_detectors
 from tui.core.engine import Engine
 from tui.core.events import Finding, event_to_dict
-from tui.journal.sources import open_sources
 from tui.journal.replay import Stepper, rebatch
+from tui.journal.sources import open_sources
 
 GOLDEN = Path(__file__).parent / "golden" / "findings"
 

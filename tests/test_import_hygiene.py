@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+
 def _core_modules() -> list[str]:
     """Every module under tui/core, found on disk so a new one cannot slip past the check."""
     import pkgutil

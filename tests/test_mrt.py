@@ -165,10 +165,16 @@ RIBS = [
     pytest.param("mrt/pyasn/rib.20140523.0600_firstMB.bz2", id="TABLE_DUMP_V2", marks=pytest.mark.slow),
     pytest.param(RIB6, id="TABLE_DUMP_V2-IPv6", marks=pytest.mark.slow),
 ]
-RIB_WATCHES = Watchlist([
-    NORTH_KOREA,
-    Watch("picked", tuple(map(Prefix.parse, ("80.64.128.0/20", "1.8.0.0/16", "2001:200::/23", "2001:579:1040::/46"))), (701, 8402, 22773)),
-])
+RIB_WATCHES = Watchlist(
+    [
+        NORTH_KOREA,
+        Watch(
+            "picked",
+            tuple(map(Prefix.parse, ("80.64.128.0/20", "1.8.0.0/16", "2001:200::/23", "2001:579:1040::/46"))),
+            (701, 8402, 22773),
+        ),
+    ]
+)
 """Prefixes and origins each RIB above holds (tests/golden_cases.py picked them), and the
 built-in watch."""
 
@@ -396,12 +402,24 @@ def _bzip2_cases() -> dict[str, bytes]:
     raw = bz2.BZ2Decompressor().decompress(shared_file(RIB6).read_bytes())[:1_200_000]
     small_blocks = bz2.compress(raw, 1)  # 100 kB blocks: a dozen of them
     cases["many blocks"] = small_blocks
-    cases["two streams (pbzip2), an empty one between"] = bz2.compress(raw[:700_000], 1) + bz2.compress(b"") + bz2.compress(raw[700_000:], 2)
+    cases["two streams (pbzip2), an empty one between"] = (
+        bz2.compress(raw[:700_000], 1) + bz2.compress(b"") + bz2.compress(raw[700_000:], 2)
+    )
     cases["stray octets after the stream"] = small_blocks + b"\x00\x00junk"
     cases["zeros after the stream"] = small_blocks + bytes(300)
     cases["gzip after a bzip2 stream"] = bz2.compress(raw[:300_000], 1) + gzip.compress(raw[:1000])
     cases["empty stream"] = bz2.compress(b"")
-    for cut in (2, 4, 9, 40, 1000, len(small_blocks) // 3, len(small_blocks) // 2 + 7, len(small_blocks) - 11, len(small_blocks) - 1):
+    for cut in (
+        2,
+        4,
+        9,
+        40,
+        1000,
+        len(small_blocks) // 3,
+        len(small_blocks) // 2 + 7,
+        len(small_blocks) - 11,
+        len(small_blocks) - 1,
+    ):
         cases[f"cut at {cut}"] = small_blocks[:cut]
     return cases
 
@@ -580,7 +598,12 @@ def _segment(kind: int, asns: list[int], width: int) -> bytes:
 def test_as4_path_is_merged_into_a_two_octet_path_like_bgpdump():
     path2 = _segment(2, [3356, 23456, 23456], 2)
     path4 = _segment(2, [131279, 4200000000], 4)
-    blob = _attr(2, path2) + _attr(17, path4, 0xC0) + _attr(3, bytes((192, 0, 2, 1))) + _attr(8, bytes((0xFF, 0xFF, 0xFF, 0x01)), 0xC0)
+    blob = (
+        _attr(2, path2)
+        + _attr(17, path4, 0xC0)
+        + _attr(3, bytes((192, 0, 2, 1)))
+        + _attr(8, bytes((0xFF, 0xFF, 0xFF, 0x01)), 0xC0)
+    )
     decoded = decode_attributes(blob, asn4=False)
     assert decoded.as_path == (3356, 131279, 4200000000)
     assert decoded.next_hop == "192.0.2.1" and decoded.communities == ("65535:65281",)
@@ -589,7 +612,11 @@ def test_as4_path_is_merged_into_a_two_octet_path_like_bgpdump():
     # a real (non-AS_TRANS) AGGREGATOR with an AS4_AGGREGATOR: AS4_PATH ignored (RFC 6793)
     aggregator = _attr(7, (64500).to_bytes(2, "big") + bytes(4), 0xC0)
     aggregator4 = _attr(18, (4200000000).to_bytes(4, "big") + bytes(4), 0xC0)
-    assert decode_attributes(_attr(2, path2) + _attr(17, path4, 0xC0) + aggregator + aggregator4, asn4=False).as_path == (3356, 23456, 23456)
+    assert decode_attributes(_attr(2, path2) + _attr(17, path4, 0xC0) + aggregator + aggregator4, asn4=False).as_path == (
+        3356,
+        23456,
+        23456,
+    )
 
 
 def test_as_sets_and_confederations():
@@ -652,7 +679,12 @@ def test_files_merge_rib_then_updates_into_the_state_at_the_end(tmp_path):
     rib_file = tmp_path / "rrc06" / "bview.20150331.2359.gz"
     rib_file.parent.mkdir()
     rib_file.write_bytes(
-        gzip.compress(struct.pack(">IHHI", first_ts - 1, 13, 1, len(body)) + body + struct.pack(">IHHI", first_ts - 1, 13, 2, len(rib)) + rib)
+        gzip.compress(
+            struct.pack(">IHHI", first_ts - 1, 13, 1, len(body))
+            + body
+            + struct.pack(">IHHI", first_ts - 1, 13, 2, len(rib))
+            + rib
+        )
     )
     state, merged = table_of(read_mrt_files([shared_file(RRC06), rib_file], table=True))
     # The RIB (given second, but older) comes first and ends before the updates begin.

@@ -59,7 +59,7 @@ WITHOUT_GOLDEN = [
 ]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ip(text: str) -> str:
     return str(ipaddress.ip_address(text)) if text else text
 

@@ -426,7 +426,9 @@ def test_a_live_journal_keeps_sessions_heard_only_through_unwatched_routes(tmp_p
     with JournalWriter(path, watchlist=live.watchlist, background=False) as writer:
         live.recorder = writer
         writer.attach(live)
-        live.ingest([announce(10.0, PEERS[0], NK), announce(10.0, PEERS[1], other, 15169), announce(11.0, PEERS[1], other, 15169)])
+        live.ingest(
+            [announce(10.0, PEERS[0], NK), announce(10.0, PEERS[1], other, 15169), announce(11.0, PEERS[1], other, 15169)]
+        )
     assert live.visibility(NK).full_feed == 2
     with ReplaySession.open(path, watchlist()) as session:
         kinds = [r.event.KIND for r in session.reader.rows(0)]

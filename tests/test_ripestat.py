@@ -15,12 +15,11 @@ import pytest
 from tests.conftest import shared_file
 from tests.servers.http_server import LoopbackHTTP, Reply, json_reply
 from tests.servers.ripestat_server import FakeRipestat, envelope
-from tui.core.clock import FixedClock
+from tui.core.clock import FixedClock, format_duration
 from tui.core.engine import Engine
 from tui.core.events import FeedStatus, FullFeedPeers, RecordRejected, RouteAnnounced
 from tui.core.prefixes import Prefix
 from tui.core.watchlist import Watch, Watchlist
-from tui.core.clock import format_duration
 from tui.feeds.http import Backoff, HttpFeedError, RetryPolicy, retry_after_seconds
 from tui.feeds.ripestat import (
     RipestatClient,

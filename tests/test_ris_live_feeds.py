@@ -18,8 +18,8 @@ from tui.core.events import FeedStatus, FullFeedPeers, RouteAnnounced, RouteSnap
 from tui.core.prefixes import Prefix
 from tui.core.routes import PeerStatus
 from tui.feeds.live import LiveFeeds
-from tui.runtime import listen_for
 from tui.feeds.ris_live import build_subscriptions
+from tui.runtime import listen_for
 
 NOW = 1_500_760_000.0
 WATCHED = Prefix.parse("140.78.0.0/16")
@@ -147,10 +147,19 @@ async def test_drop_makes_ripestat_seeded_sessions_unknown(tmp_path):
 
 
 # After the reconnection, 12.0.1.63 (AS7018) announces the watched prefix over a new path.
-REANNOUNCE = {"type": "ris_message", "data": {
-    "timestamp": NOW + 60, "peer": "12.0.1.63", "peer_asn": "7018", "id": "test", "host": "rrc00.ripe.net",
-    "type": "UPDATE", "path": [7018, 174, 1853, 1205], "announcements": [{"next_hop": "12.0.1.63", "prefixes": ["140.78.0.0/16"]}],
-}}
+REANNOUNCE = {
+    "type": "ris_message",
+    "data": {
+        "timestamp": NOW + 60,
+        "peer": "12.0.1.63",
+        "peer_asn": "7018",
+        "id": "test",
+        "host": "rrc00.ripe.net",
+        "type": "UPDATE",
+        "path": [7018, 174, 1853, 1205],
+        "announcements": [{"next_hop": "12.0.1.63", "prefixes": ["140.78.0.0/16"]}],
+    },
+}
 
 
 class _LiveRun:

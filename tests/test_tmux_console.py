@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from conftest import shared_file
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -102,7 +103,15 @@ def test_attach_opens_the_console_following_or_replaying_a_journal(tmp_path):
     journal = tmp_path / "j.journal"
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
     env.pop("WATCHFLOOR_CONFIG", None)
-    record = [sys.executable, "-m", "tui", "record", "--journal", str(journal), str(shared_file("mrt/bgpdump/updates.et-header.2015.gz"))]
+    record = [
+        sys.executable,
+        "-m",
+        "tui",
+        "record",
+        "--journal",
+        str(journal),
+        str(shared_file("mrt/bgpdump/updates.et-header.2015.gz")),
+    ]
     subprocess.run(record, env=env, capture_output=True, check=True, timeout=300)
     following = Tmux(tmp_path, [sys.executable, "-m", "tui", "attach", "--journal", str(journal)], 100, 30)
     try:
@@ -112,7 +121,9 @@ def test_attach_opens_the_console_following_or_replaying_a_journal(tmp_path):
         following.wait_for("EXITED 0")
     finally:
         following.close()
-    replaying = Tmux(tmp_path, [sys.executable, "-m", "tui", "attach", "--journal", str(journal), "--from", "2015-10-23T02:01:47Z"], 100, 30)
+    replaying = Tmux(
+        tmp_path, [sys.executable, "-m", "tui", "attach", "--journal", str(journal), "--from", "2015-10-23T02:01:47Z"], 100, 30
+    )
     try:
         screen = replaying.wait_for("REPLAY")
         assert "2015-10-23T02:01:47Z" in screen.splitlines()[0]  # opened at --from

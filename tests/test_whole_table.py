@@ -13,9 +13,9 @@ import gzip
 import json
 
 import pytest
+
 from conftest import shared_file
 from test_mrt_bgpdump import bgpdump_table
-
 from tui.cli import main
 from tui.core.aspath import origin_of
 from tui.core.prefixes import Prefix
@@ -41,7 +41,9 @@ def test_whole_table_snapshot_lists_bgpdumps_table(capsys):
     with gzip.open(shared_file(ET_HEADER_EXPECTED), "rt") as lines:
         ((_, routes),) = bgpdump_table(lines).items()
     # An empty AS_PATH (the peer's own routes) has no origin: the listing says [], as elsewhere.
-    expected = {str(prefix): [_json_origin(o)] if (o := origin_of(path)) is not None else [] for prefix, (path, _, _) in routes.items()}
+    expected = {
+        str(prefix): [_json_origin(o)] if (o := origin_of(path)) is not None else [] for prefix, (path, _, _) in routes.items()
+    }
     expected.pop("0.0.0.0/0")  # the default route is the watched prefix itself, not inside it
     code, data = snapshot_json(capsys, str(shared_file(ET_HEADER)), "--all")
     v4 = next(p for p in data["prefixes"] if p["prefix"] == "0.0.0.0/0")

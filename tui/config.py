@@ -57,7 +57,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "journal": ("table", "where and how events are recorded"),
         "alerts": ("table", "alert sinks"),
         "rpki": ("table", "RPKI origin validation"),
-        "keys": ("table", "remapped console keys: action id (as listed by `?`) = key name, e.g. \"replay.jump\" = \"t\""),
+        "keys": ("table", 'remapped console keys: action id (as listed by `?`) = key name, e.g. "replay.jump" = "t"'),
         "replay": ("table", "how a replay console opens"),
     },
     "watch": {
@@ -65,7 +65,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "prefixes": ("list[str]", "prefixes to watch, IPv4 or IPv6 CIDR"),
         "asns": ("list[int]", "ASNs whose announced prefixes are watched (expanded via RIPEstat)"),
         "countries": ("list[str]", "ISO 3166 alpha-2 codes whose address space is watched"),
-        "zones": ("list[str]", "DNS zones to check, e.g. \"kp.\""),
+        "zones": ("list[str]", 'DNS zones to check, e.g. "kp."'),
         "thresholds": ("table", "per-watch limits: the thresholds.* keys (an inline table or [watch.thresholds])"),
     },
     "watch.thresholds": {
@@ -78,12 +78,15 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "dns_latency_warn": ("float", "DNS round trip in seconds above which a server is slow (0.5)"),
     },
     "zone": {
-        "name": ("str", "the zone, e.g. \"kp.\" (required)"),
+        "name": ("str", 'the zone, e.g. "kp." (required)'),
         "nameservers": ("list[str]", "host:port of authoritative servers; skips NS discovery"),
         "resolvers": ("list[str]", "host:port of recursive resolvers to ask"),
         "doh": ("list[str]", "DNS-over-HTTPS endpoints (URLs) to ask"),
-        "records": ("list[str]", "\"NAME TYPE\" records checked through the resolvers"),
-        "parent": ("list[str]", "host:port of the parent zone's servers, asked for the delegation (default: found via the resolvers)"),
+        "records": ("list[str]", '"NAME TYPE" records checked through the resolvers'),
+        "parent": (
+            "list[str]",
+            "host:port of the parent zone's servers, asked for the delegation (default: found via the resolvers)",
+        ),
         "port": ("int", "port the discovered nameservers are asked on (53)"),
     },
     "feeds": {
@@ -123,21 +126,24 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "checkpoint_changes": ("int", "route changes between route-state checkpoints, whichever comes first (50000)"),
     },
     "alerts": {
-        "jsonl": ("str", "file to append findings to as JSON lines (\"-\" for stdout)"),
+        "jsonl": ("str", 'file to append findings to as JSON lines ("-" for stdout)'),
         "webhooks": ("list[table]", "webhook targets: one [[alerts.webhooks]] table each"),
         "renotify": ("float", "seconds before an unchanged open finding is sent again (3600)"),
         "min_severity": ("str", "least severity sent to sinks: info, warning (default), critical"),
     },
     "alerts.webhooks": {
         "url": ("str", "where to POST (required)"),
-        "format": ("str", "\"json\" (default) or \"slack\" (Slack/Mattermost-compatible)"),
+        "format": ("str", '"json" (default) or "slack" (Slack/Mattermost-compatible)'),
         "min_severity": ("str", "least severity sent to this hook"),
     },
     "rpki": {
         "vrp_file": ("str", "rpki-client or Routinator JSON export of validated ROA payloads"),
     },
     "replay": {
-        "autoplay": ("bool", "start playing as soon as the replay console opens (false: it waits, paused, saying which key plays)"),
+        "autoplay": (
+            "bool",
+            "start playing as soon as the replay console opens (false: it waits, paused, saying which key plays)",
+        ),
         "speed": ("float", "speed it opens at: times real time, 1 (default) to 1000, or inf for as fast as possible"),
     },
 }
@@ -409,7 +415,9 @@ class _Checker:
         journal = raw.get("journal", {})
         self.check_keys(journal, "journal")
         if journal.get("checkpoint_interval", 1.0) <= 0:
-            raise self.fail("journal", "checkpoint_interval", f"must be more than 0 seconds, got {journal['checkpoint_interval']}")
+            raise self.fail(
+                "journal", "checkpoint_interval", f"must be more than 0 seconds, got {journal['checkpoint_interval']}"
+            )
         if journal.get("checkpoint_changes", 1) < 1:
             raise self.fail("journal", "checkpoint_changes", f"must be at least 1, got {journal['checkpoint_changes']}")
         rpki = raw.get("rpki", {})
@@ -452,7 +460,9 @@ class _Checker:
             try:
                 prefixes.append(Prefix.parse(text, strict=True))
             except PrefixError as exc:
-                raise self.fail("watch", "prefixes", f"{exc}; write a network address with its length, e.g. 192.0.2.0/24") from None
+                raise self.fail(
+                    "watch", "prefixes", f"{exc}; write a network address with its length, e.g. 192.0.2.0/24"
+                ) from None
         for asn in item.get("asns", []):
             if not 0 < asn <= 0xFFFFFFFF:
                 raise self.fail("watch", "asns", f"ASN {asn} out of range 1..4294967295")

@@ -196,7 +196,9 @@ class FakeRisLive:
                 log.subscriptions.append(sub)
                 got.set()
                 if log.options.get("acknowledge"):
-                    await ws.send(json.dumps({"type": "ris_subscribe_ok", "data": {"subscription": sub, "socketOptions": log.options}}))
+                    await ws.send(
+                        json.dumps({"type": "ris_subscribe_ok", "data": {"subscription": sub, "socketOptions": log.options}})
+                    )
             elif kind == "ping":
                 log.pings += 1
                 if self.answer_pings:

@@ -80,7 +80,7 @@ class AlertDispatcher:
         """Start one delivery worker per sink (needs a running event loop)."""
         if self._workers:
             return
-        for key, sink in zip(self._keys, self.sinks):
+        for key, sink in zip(self._keys, self.sinks, strict=True):
             queue: asyncio.Queue[Alert | None] = asyncio.Queue(self._queue_size)
             self._queues[key] = queue
             self._workers.append(asyncio.create_task(self._work(sink, key, queue), name=f"alerts:{key}"))
@@ -96,7 +96,9 @@ class AlertDispatcher:
             done, pending = await asyncio.wait(self._workers, timeout=timeout)
             for task in pending:
                 task.cancel()
-                self._on_error(f"alerts: {task.get_name()} still busy after {timeout:.0f}s at shutdown; undelivered alerts dropped")
+                self._on_error(
+                    f"alerts: {task.get_name()} still busy after {timeout:.0f}s at shutdown; undelivered alerts dropped"
+                )
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
         for sink in self.sinks:
@@ -134,7 +136,7 @@ class AlertDispatcher:
         finding = alert.finding
         rank = Severity.RANK.get(finding.severity, 0)
         queued = 0
-        for name, sink in zip(self._keys, self.sinks):
+        for name, sink in zip(self._keys, self.sinks, strict=True):
             stats = self.stats[name]
             if rank < max(self.min_rank, Severity.RANK.get(sink.min_severity, 0)):
                 stats.filtered += 1

@@ -135,7 +135,7 @@ async def connect(address: BusAddress, *, name: str, timeout: float = 5.0, **cal
             ),
             timeout,
         )
-    except (asyncio.TimeoutError, OSError, nats.errors.Error) as exc:
+    except (TimeoutError, OSError, nats.errors.Error) as exc:
         await client.close()
         reason = "timed out" if isinstance(exc, asyncio.TimeoutError) else _printable(str(exc) or type(exc).__name__)
         raise BusError(
@@ -186,7 +186,7 @@ async def ensure_stream(
         raise BusError(
             f"cannot set up stream {address.stream} on {address.display}: {_printable(exc.description or str(exc))}"
         ) from None
-    except (asyncio.TimeoutError, nats.errors.Error) as exc:
+    except (TimeoutError, nats.errors.Error) as exc:
         raise BusError(f"cannot set up stream {address.stream} on {address.display}: {type(exc).__name__}") from None
 
 
@@ -299,7 +299,7 @@ class NatsPublisher:
         """Wait until everything appended so far is acked; False on timeout."""
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 
@@ -323,7 +323,7 @@ class NatsPublisher:
                     headers = {**self._headers_base, HEADER_MSG_ID: msg_id}
                     futures.append(await js.publish_async(subject, payload, headers=headers))
                 acks = await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
-            except (asyncio.TimeoutError, nats.errors.Error, OSError) as exc:
+            except (TimeoutError, nats.errors.Error, OSError) as exc:
                 for future in futures:
                     future.cancel()
                 if _being_cancelled():
@@ -399,7 +399,7 @@ class NatsPublisher:
         await self._send_heartbeat("stopped")
         try:
             await self._client.flush(timeout=2)
-        except (nats.errors.Error, asyncio.TimeoutError, OSError):
+        except (TimeoutError, nats.errors.Error, OSError):
             pass
         await self._client.close()
         self._client = None
@@ -514,7 +514,7 @@ class NatsFollower:
                 config.deliver_policy = api.DeliverPolicy.NEW
             elif self.start_time is not None:
                 config.deliver_policy = api.DeliverPolicy.BY_START_TIME
-                config.opt_start_time = datetime.datetime.fromtimestamp(self.start_time, datetime.timezone.utc)
+                config.opt_start_time = datetime.datetime.fromtimestamp(self.start_time, datetime.UTC)
             else:
                 config.deliver_policy = api.DeliverPolicy.ALL
             if len(self.subjects) > 1:
@@ -532,13 +532,15 @@ class NatsFollower:
         except BusError:
             await self._client.close()
             raise
-        except (nats.errors.Error, asyncio.TimeoutError) as exc:
+        except (TimeoutError, nats.errors.Error) as exc:
             await self._client.close()
             raise BusError(
                 f"cannot follow stream {self.address.stream} on {self.address.display}: "
                 f"{_printable(str(exc) or type(exc).__name__)}"
             ) from None
-        self._local.append(FeedStatus(self.clock.now(), BUS_FEED, "up", f"following {self.address.stream} at {self.address.display}"))
+        self._local.append(
+            FeedStatus(self.clock.now(), BUS_FEED, "up", f"following {self.address.stream} at {self.address.display}")
+        )
 
     async def _on_message(self, msg: Msg) -> None:
         self._inbox.append(msg)
@@ -550,7 +552,7 @@ class NatsFollower:
             if not self._inbox and not self._local:
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.idle_check)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             self._wake.clear()
             messages, self._inbox = self._inbox, []
@@ -627,7 +629,7 @@ class NatsFollower:
             try:
                 if self._sub is not None:
                     await self._sub.unsubscribe()
-            except (nats.errors.Error, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.Error):
                 pass
             await self._client.close()
             self._client = None

@@ -154,7 +154,9 @@ async def run_check(
     return CheckReport(engine, [z.name for z in zones], routing_note, started, config.source)
 
 
-async def _routing(config: Config, engine: Engine, clock: Clock, enabled: bool, limit: float) -> tuple[list[Event], dict[str, Any]]:
+async def _routing(
+    config: Config, engine: Engine, clock: Clock, enabled: bool, limit: float
+) -> tuple[list[Event], dict[str, Any]]:
     """Routes of the watched prefixes from RIPEstat, and a note on how far that got."""
     if not enabled:
         return [], {"state": "unknown", "detail": "routing not asked (--no-routing or RIPEstat disabled)"}
@@ -182,7 +184,10 @@ async def _routing(config: Config, engine: Engine, clock: Clock, enabled: bool, 
         why = "; ".join(result.problems[:2]) or "no full-feed peer list"
         return events, {"state": "unknown", "detail": f"RIPEstat: {why}"}
     routes = sum(1 for e in events if type(e).__name__ == "RouteAnnounced")
-    return events, {"state": "known", "detail": f"RIPEstat: {routes} routes for {len(engine.watchlist.prefixes())} watched prefixes"}
+    return events, {
+        "state": "known",
+        "detail": f"RIPEstat: {routes} routes for {len(engine.watchlist.prefixes())} watched prefixes",
+    }
 
 
 # -- output -----------------------------------------------------------------------------------------

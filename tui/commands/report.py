@@ -10,7 +10,6 @@ Never imports Textual.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import re
 import sys
 from collections import Counter
@@ -241,7 +240,7 @@ def visibility_chart(series: dict[str, list[tuple[float, float | None]]], start:
     for index, (name, points) in enumerate(series.items()):
         xs: list[float] = []
         ys: list[float] = []
-        for i, (t, ratio) in enumerate(points):
+        for t, ratio in points:
             if ratio is None:
                 continue
             # Steps, not slopes: visibility holds until the next change.
@@ -322,7 +321,8 @@ def build_report(data: ReportData, *, journal: str = "", width: int = 100) -> st
         add("| state | severity | watch | finding | subject | since | summary |")
         add("|---|---|---|---|---|---|---|")
         for f in data.ongoing:
-            add(f"| {f.state} | {f.severity} | {md(f.watch)} | {md(f.kind)} | {md(f.subject)} | {_iso(f.started)} | {md(f.summary)} |")
+            add(f"| {f.state} | {f.severity} | {md(f.watch)} | {md(f.kind)} | {md(f.subject)} | {_iso(f.started)} "
+                f"| {md(f.summary)} |")
     add("")
     add("## Timeline")
     add("")
@@ -370,7 +370,9 @@ def _evidence_lines(incident: Incident, limit: int = 8) -> list[str]:
         if "visible" in ev and "full_feed" in ev:
             parts.append(f"seen by {ev['visible']}/{ev['full_feed']} full-feed peers ({md(ev.get('basis', ''))})")
         if isinstance(ev.get("collectors"), dict) and ev["collectors"]:
-            parts.append("collectors " + ", ".join(f"{md(c)} {_collector_count(v)}" for c, v in list(ev["collectors"].items())[:6]))
+            parts.append(
+                "collectors " + ", ".join(f"{md(c)} {_collector_count(v)}" for c, v in list(ev["collectors"].items())[:6])
+            )
         if isinstance(ev.get("covering_routes"), dict) and ev["covering_routes"]:
             parts.append("still covered by " + ", ".join(f"{md(p)} ({n} peers)" for p, n in ev["covering_routes"].items()))
         if "sessions" in ev and isinstance(ev["sessions"], dict):

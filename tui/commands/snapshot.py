@@ -7,8 +7,8 @@ import asyncio
 import itertools
 import json
 import sys
-import uuid
 import unicodedata
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
@@ -130,7 +130,9 @@ def plain(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(
-        ch if ch.isprintable() or ch == " " else (ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch)[0] == "C" else ch)
+        ch
+        if ch.isprintable() or ch == " "
+        else (ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch)[0] == "C" else ch)
         for ch in text
     )
 
@@ -347,7 +349,12 @@ def render_table(data: dict[str, Any], watchlist: Watchlist, out: TextIO) -> Non
             status, shown = "unknown", "-"
         else:
             shown = f"{share * 100:.0f}%"
-            status = "critical" if share < thresholds.visibility_critical else "warning" if share < thresholds.visibility_warn else "ok"
+            if share < thresholds.visibility_critical:
+                status = "critical"
+            elif share < thresholds.visibility_warn:
+                status = "warning"
+            else:
+                status = "ok"
         origins = " ".join(_origin_text(o) for o in p["origins"]) or "-"
         rows.append((plain(p["watch"]), p["prefix"], f"{p['visible_peers']}/{p['full_feed_peers']}", shown, status, origins))
         if isinstance(p["more_specifics"], TableListing):

@@ -27,6 +27,7 @@ from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
 
+from tui.config import ReplayConfig
 from tui.console.actions import APP_BINDINGS, REPLAY_BINDINGS, check_keymap
 from tui.console.messages import FeedTrouble, ReplayEnded
 from tui.console.screens.base import ConsoleScreen
@@ -35,7 +36,6 @@ from tui.console.screens.help import HelpScreen, key_for
 from tui.console.screens.jump import JumpScreen
 from tui.console.screens.main import MainScreen
 from tui.console.themes import THEMES_DIR, load_themes, pick_theme
-from tui.config import ReplayConfig
 from tui.core.clock import MAX_SPEED, SystemClock, VirtualClock
 from tui.core.events import FeedStatus
 from tui.core.prefixes import Prefix
@@ -391,7 +391,9 @@ class WatchfloorApp(App[int]):
             yield SystemCommand("Replay: faster", "Next speed up (up to max)", self.action_faster)
             yield SystemCommand("Replay: slower", "Next speed down", self.action_slower)
             yield SystemCommand("Replay: jump to time", "ISO 8601 or relative like -10m", self.action_jump)
-            yield SystemCommand("Replay: next event of note", "Seek to the next finding or session change", lambda: self.action_note(1))
+            yield SystemCommand(
+                "Replay: next event of note", "Seek to the next finding or session change", lambda: self.action_note(1)
+            )
             yield SystemCommand("Replay: previous event of note", "Seek to the previous one", lambda: self.action_note(-1))
         if isinstance(screen, MainScreen):
             for name in ("visibility", "events", "dns", "plot"):
@@ -399,7 +401,9 @@ class WatchfloorApp(App[int]):
             yield SystemCommand("Events: filter by text", "Only events containing a text", screen.action_filter_text)
             yield SystemCommand("Events: cycle severity filter", "info+, warning+, critical", screen.action_cycle_severity)
             yield SystemCommand("Events: clear filters", "Show every event", screen.action_clear_filters)
-            yield SystemCommand("Events: follow / scroll-lock", "Follow the newest event or stay put", screen.action_toggle_follow)
+            yield SystemCommand(
+                "Events: follow / scroll-lock", "Follow the newest event or stay put", screen.action_toggle_follow
+            )
         yield from super().get_system_commands(screen)
 
 

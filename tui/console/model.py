@@ -324,7 +324,10 @@ def dns_rows(engine: Any, core_rows: Sequence[Any] | None = None) -> list[DnsRow
             DnsRow(
                 zone=row.zone,
                 server=row.server or row.qname,
-                address=row.address if row.port == 53 else (f"[{row.address}]:{row.port}" if ":" in row.address else f"{row.address}:{row.port}"),
+                address=(
+                    row.address if row.port == 53
+                    else f"[{row.address}]:{row.port}" if ":" in row.address else f"{row.address}:{row.port}"
+                ),
                 transport=via,
                 state=row.state,
                 rtt=_rtt_text(row.rtt),
@@ -418,7 +421,11 @@ def dns_summary(zones: Sequence[ZoneHealth], width: int) -> tuple[str, str]:
         if z.state == State.UNKNOWN:
             return _fit(f"DNS {name}: no results yet", width), state
         head = f"DNS {name}: {_DNS_WORD[z.state]}, {z.answering}/{z.servers}"
-        candidates = [f"{head} {z.noun} answering", f"{head} answering", f"DNS {name} {_DNS_WORD[z.state]} {z.answering}/{z.servers}"]
+        candidates = [
+            f"{head} {z.noun} answering",
+            f"{head} answering",
+            f"DNS {name} {_DNS_WORD[z.state]} {z.answering}/{z.servers}",
+        ]
         if z.problem:
             candidates.insert(0, f"{candidates[0]} ({clean(z.problem)})")
         return _first_fitting(candidates, width), state

@@ -84,7 +84,9 @@ def load_themes(directory: Traversable = THEMES_DIR) -> dict[str, Theme]:
     return themes
 
 
-def pick_theme(requested: str | None, configured: str | None, available: dict[str, Theme], environ: dict[str, str] | None = None) -> str:
+def pick_theme(
+    requested: str | None, configured: str | None, available: dict[str, Theme], environ: dict[str, str] | None = None
+) -> str:
     """The theme to use: ``--theme``, else mono16 under NO_COLOR, else the config's, else dark."""
     env = os.environ if environ is None else environ
     if requested:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["ASPath", "Origin", "ASPathError", "format_path", "format_origin", "origin_of", "parse_path", "path_from_json", "upstream_of", "path_asns"]
+__all__ = [
+    "ASPath", "Origin", "ASPathError", "format_path", "format_origin", "origin_of", "parse_path", "path_from_json",
+    "upstream_of", "path_asns",
+]
 
 ASPath = tuple["int | tuple[int, ...]", ...]
 Origin = "int | tuple[int, ...] | None"

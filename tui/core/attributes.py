@@ -41,7 +41,7 @@ class AttributesError(ValueError):
 def ip_text(raw: bytes) -> str:
     """An IPv4 or IPv6 address in its usual text form; other lengths as hex (never fails)."""
     if len(raw) == 4:
-        return "%d.%d.%d.%d" % (raw[0], raw[1], raw[2], raw[3])
+        return f"{raw[0]}.{raw[1]}.{raw[2]}.{raw[3]}"
     if len(raw) == 16:
         if raw[:12] == _V4_MAPPED:
             # glibc's inet_ntop (and so bgpdump) writes mapped addresses with a dotted tail.

@@ -405,7 +405,9 @@ class Engine:
         self._after(Change(event, tuple(concerns), scope, routes))
         return True
 
-    def _apply_session(self, event: PeerStateChanged | PeerSeen | FullFeedPeers | FeedStatus, touched: set[Prefix]) -> frozenset[Prefix] | None:
+    def _apply_session(
+        self, event: PeerStateChanged | PeerSeen | FullFeedPeers | FeedStatus, touched: set[Prefix]
+    ) -> frozenset[Prefix] | None:
         """Apply a session, full-feed or feed event; the scope of what it changed."""
         if isinstance(event, PeerStateChanged):
             changed = self.state.apply(event)

@@ -472,7 +472,7 @@ class RouteState:
             visible = 1 if counted else 0
             keys = sorted(table, key=_address_order)
             routes = list(map(table.__getitem__, keys))
-            cell_of = {key: (visible, (route.origin,)) for key, route in dict(zip(map(id, routes), routes)).items()}
+            cell_of = {key: (visible, (route.origin,)) for key, route in dict(zip(map(id, routes), routes, strict=True)).items()}
             cells = list(map(cell_of.__getitem__, map(id, routes)))
             return keys, cells, {id(cell): cell for cell in cell_of.values()}
         keys = sorted(set().union(*(t for _, t in tables)), key=_address_order)
@@ -593,7 +593,7 @@ class RouteState:
         for info in self._peers.values():
             for table in (info.v4, info.v6):
                 if table:
-                    distinct.update(zip(map(id, table.values()), table.values()))
+                    distinct.update(zip(map(id, table.values()), table.values(), strict=True))
         wire = [r for r in distinct.values() if isinstance(r, WireRoute)]
         decoded = [r for r in distinct.values() if not isinstance(r, WireRoute)]
         index_of = {id(r): n for n, r in enumerate(wire + decoded)}
@@ -608,7 +608,10 @@ class RouteState:
             tables = {}
             for version, table in ((4, info.v4), (6, info.v6)):
                 if table:
-                    runs = [(index, len(list(group))) for index, group in itertools.groupby(map(index_of.__getitem__, map(id, table.values())))]
+                    runs = [
+                        (index, len(list(group)))
+                        for index, group in itertools.groupby(map(index_of.__getitem__, map(id, table.values())))
+                    ]
                     tables[str(version)] = {
                         "keys": join_wire_keys(table),
                         "route_runs": _column("I", (index for index, _ in runs)),
@@ -651,12 +654,14 @@ class RouteState:
         blobs = stored["blobs"]
         ends = list(itertools.accumulate(_values("I", stored["lengths"])))
         starts = [0, *ends[:-1]]
-        attributes = list(map(PathAttributes, map(blobs.__getitem__, map(slice, starts, ends)), map(bool, _values("B", stored["asn4"]))))
+        attributes = list(
+            map(PathAttributes, map(blobs.__getitem__, map(slice, starts, ends)), map(bool, _values("B", stored["asn4"])))
+        )
         columns = data["wire_routes"]
         # tuple.__new__ straight: WireRoute is a NamedTuple, and its generated __new__ is Python.
         routes: list[RouteLike] = list(map(tuple.__new__, itertools.repeat(WireRoute), zip(
             map(attributes.__getitem__, _values("I", columns["attributes"])), _values("d", columns["since"]),
-            map(bool, _values("B", columns["via_mp"])),
+            map(bool, _values("B", columns["via_mp"])), strict=True,
         )))
         routes += [Route(parse_path(path), hop, tuple(comms), since) for path, hop, comms, since in data["decoded_routes"]]
         for item in data["peers"]:
@@ -665,12 +670,18 @@ class RouteState:
             for version_text, table in item["tables"].items():
                 version = int(version_text)
                 keys = split_wire_keys(table["keys"], version)
-                held = list(itertools.chain.from_iterable(map(
-                    itertools.repeat, map(routes.__getitem__, _values("I", table["route_runs"])), _values("I", table["run_lengths"]),
-                )))
+                held = list(
+                    itertools.chain.from_iterable(
+                        map(
+                            itertools.repeat,
+                            map(routes.__getitem__, _values("I", table["route_runs"])),
+                            _values("I", table["run_lengths"]),
+                        )
+                    )
+                )
                 if len(keys) != len(held):
                     raise ValueError(f"session {key}: {len(keys)} prefixes but {len(held)} routes stored")
-                info.table(version).update(zip(keys, held))
+                info.table(version).update(zip(keys, held, strict=True))
             state._peers[key] = info
         for v, peers in (data.get("full_feed") or {}).items():
             state._declared_full_feed[int(v)] = frozenset(PeerKey(c, ip, int(a)) for c, ip, a in peers)

@@ -557,11 +557,23 @@ class DnsProber:
     def _result(self, check: Check, outcome: str, *, ts: float | None = None, latency: float | None = None,
                 info: ResponseInfo | None = None, detail: str = "", truncated: bool = False) -> DnsProbeResult:
         return DnsProbeResult(
-            ts=self.clock.now() if ts is None else ts, zone=check.zone, server=check.server, address=check.address, port=check.port,
-            transport=check.transport, qname=check.qname, qtype=check.qtype, outcome=outcome,
-            rcode=info.rcode if info else None, latency=latency, serial=info.serial if info else None,
-            authoritative=info.authoritative if info else False, truncated=truncated or (info.truncated if info else False),
-            answers=info.answers if info else (), detail=detail or (info.detail if info else ""), role=check.role,
+            ts=self.clock.now() if ts is None else ts,
+            zone=check.zone,
+            server=check.server,
+            address=check.address,
+            port=check.port,
+            transport=check.transport,
+            qname=check.qname,
+            qtype=check.qtype,
+            outcome=outcome,
+            rcode=info.rcode if info else None,
+            latency=latency,
+            serial=info.serial if info else None,
+            authoritative=info.authoritative if info else False,
+            truncated=truncated or (info.truncated if info else False),
+            answers=info.answers if info else (),
+            detail=detail or (info.detail if info else ""),
+            role=check.role,
         )
 
     async def _probe_dns(self, check: Check, ts: float | None = None) -> tuple[DnsProbeResult, dns.message.Message | None]:
@@ -580,7 +592,7 @@ class DnsProber:
                 truncated = False
             else:
                 outcome, message, detail, latency = "timeout", None, f"no answer in {timeout:g} s", None
-                for attempt in range(self.settings.retries + 1):
+                for _attempt in range(self.settings.retries + 1):
                     started = self._timer()
                     outcome, message, detail = await self._ask(self._udp, query, check, timeout)
                     latency = self._timer() - started
@@ -611,7 +623,7 @@ class DnsProber:
             message = await asyncio.wait_for(
                 fn(query, check.address, timeout=timeout, port=check.port), timeout + 1.0
             )
-        except (dns.exception.Timeout, asyncio.TimeoutError):
+        except (TimeoutError, dns.exception.Timeout):
             return "timeout", None, f"no answer in {timeout:g} s"
         except ConnectionRefusedError:
             return "unreachable", None, f"connection refused by {check.address} port {check.port}"
@@ -654,7 +666,9 @@ class DnsProber:
             return self._result(check, ts=ts, outcome="error", latency=latency, detail=f"HTTP {response.status_code} from {url}")
         kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != DOH_CONTENT_TYPE:
-            return self._result(check, ts=ts, outcome="error", latency=latency, detail=f"content-type {kind[:60]!r}, not {DOH_CONTENT_TYPE}")
+            return self._result(
+                check, ts=ts, outcome="error", latency=latency, detail=f"content-type {kind[:60]!r}, not {DOH_CONTENT_TYPE}"
+            )
         try:
             message = dns.message.from_wire(response.content)
         except dns.exception.DNSException as exc:

@@ -360,7 +360,9 @@ def parse_looking_glass(
             peer_asn = _peer_asn(collector, peer_ip, path, asns)
             next_hop = str(row.get("next_hop") or "")
             events.append(
-                RouteAnnounced(ts, collector, peer_ip, peer_asn, prefix, path, next_hop, _communities(row.get("community")), source)
+                RouteAnnounced(
+                    ts, collector, peer_ip, peer_asn, prefix, path, next_hop, _communities(row.get("community")), source
+                )
             )
         except (RipestatError, ASPathError) as exc:
             events.append(RecordRejected(ts, FEED, f"{location}[{index}]", str(exc), excerpt(repr(row))))
@@ -697,7 +699,8 @@ async def bootstrap(
             events.append(FeedStatus(clock.now(), feed, "error", f"{what}: {exc}"))
             return None
         if answer.stale:
-            note = f"{what}: RIPEstat failed ({answer.problem}); using the cached answer from {format_duration(clock.now() - answer.fetched)} ago"
+            age = format_duration(clock.now() - answer.fetched)
+            note = f"{what}: RIPEstat failed ({answer.problem}); using the cached answer from {age} ago"
             result.stale.append(note)
             events.append(FeedStatus(clock.now(), feed, "stale", note))
         return answer

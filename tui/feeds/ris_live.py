@@ -46,6 +46,7 @@ from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tui.core.aspath import ASPath, ASPathError, path_from_json
+from tui.core.clock import Clock, SystemClock
 from tui.core.events import (
     ESTABLISHED,
     Event,
@@ -56,7 +57,6 @@ from tui.core.events import (
     RouteAnnounced,
     RouteWithdrawn,
 )
-from tui.core.clock import Clock, SystemClock
 from tui.core.prefixes import Prefix, PrefixError
 from tui.core.watchlist import Watchlist
 from tui.feeds.http import USER_AGENT, Backoff

@@ -78,7 +78,9 @@ def decode_event(payload: bytes | str) -> Event:
 
 def _decode_bulk(payload: bytes) -> BulkRoutes:
     try:
-        (_, ts, version, flags, peer_asn, n_announced, n_withdrawn, n_blob, n_collector, n_ip, n_source) = _BULK.unpack_from(payload)
+        (_, ts, version, flags, peer_asn, n_announced, n_withdrawn, n_blob, n_collector, n_ip, n_source) = _BULK.unpack_from(
+            payload
+        )
     except struct.error:
         raise CodecError(f"bulk row of {len(payload)} octets is shorter than its header") from None
     pos = _BULK.size

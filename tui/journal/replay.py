@@ -27,21 +27,19 @@ then applied as a batch of its own.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-from collections import OrderedDict
-import re
 import shutil
 import tempfile
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 from tui.core.clock import MAX_SPEED, TimeFormatError, VirtualClock, format_time, parse_time
-from tui.core.memory import paused_collection
 from tui.core.engine import Detector, Engine, FeedHealth, LogEntry, describe
 from tui.core.events import Event, Finding, RouteAnnounced, RouteWithdrawn
+from tui.core.memory import paused_collection
 from tui.core.prefixes import Prefix
 from tui.core.routes import RouteState
 from tui.core.watchlist import Watchlist

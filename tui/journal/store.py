@@ -6,8 +6,9 @@ Layout (schema version :data:`SCHEMA_VERSION`):
   refused rather than misread.
 - ``events(seq, batch, t, ts, kind, prefix, watch, finding_id, note, logged, payload)``: one
   row per event in arrival order (``seq``). ``payload`` is :func:`tui.journal.codec.encode_event`:
-  the event's JSON, or a packed binary form for the bulk routes of a whole table. ``batch`` numbers the :meth:`JournalWriter.append` call the event came in, so a replay hands
-  the engine the same batches the live run did. ``t`` is the *replay time* of the row: the
+  the event's JSON, or a packed binary form for the bulk routes of a whole table. ``batch``
+  numbers the :meth:`JournalWriter.append` call the event came in, so a replay hands the
+  engine the same batches the live run did. ``t`` is the *replay time* of the row: the
   latest event time seen so far, shared by every row of a batch. It never goes backwards even
   when feeds deliver slightly out of order, so "everything up to time T" is always a prefix of
   the journal. ``prefix``, ``watch``, ``finding_id``, ``note`` (an event of note: see
@@ -345,7 +346,9 @@ class JournalWriter:
                 if event.__class__ is BulkRoutes:
                     # A whole table's routes: nothing to index, never of note, never logged.
                     self._changes += len(event.announced) + len(event.withdrawn)  # type: ignore[union-attr]
-                    rows.append((self.last_seq, self._batch, batch_t, event.ts, "bulk", None, None, None, 0, 0, encode_event(event)))
+                    rows.append(
+                        (self.last_seq, self._batch, batch_t, event.ts, "bulk", None, None, None, 0, 0, encode_event(event))
+                    )
                     continue
                 self._changes += 1
                 prefix, watch, finding_id = _index_columns(event, watchlist)

@@ -11,9 +11,8 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from tui.console.model import format_ts
-from tui.core.clock import format_duration
 from tui.console.text import clean, shorten
-from tui.core.clock import MAX_SPEED
+from tui.core.clock import MAX_SPEED, format_duration
 from tui.core.events import Severity
 
 __all__ = ["StatusLine", "ReplayBar", "status_text", "replay_text"]

@@ -14,11 +14,10 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from tui.core.detectors.base import DetectorSettings, FindingBook
 from tui.core.dns import check_key, percentile
 from tui.core.events import DnsProbeResult, Event, Finding, Severity
 from tui.core.watchlist import Thresholds
-
-from tui.core.detectors.base import DetectorSettings, FindingBook
 
 __all__ = ["DnsLatencyDetector"]
 

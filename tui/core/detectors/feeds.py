@@ -17,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tui.core.events import Event, FeedStatus, Finding, Severity
-
 from tui.core.detectors.base import DetectorSettings, FindingBook, format_duration
+from tui.core.events import Event, FeedStatus, Finding, Severity
 
 __all__ = ["FeedHealthDetector"]
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections import Counter, deque
 from typing import Any
 
+from tui.core.detectors.base import RoutingDetector, format_duration, peer_text, summarise_update
 from tui.core.events import Event, Finding, PeerKey, RouteAnnounced, RouteWithdrawn, Severity
 from tui.core.prefixes import Prefix
-
-from tui.core.detectors.base import RoutingDetector, format_duration, peer_text, summarise_update
 
 __all__ = ["FlapDetector"]
 

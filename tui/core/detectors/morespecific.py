@@ -19,9 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 from tui.core.aspath import format_path
-from tui.core.events import Event, Finding, RouteAnnounced, Severity
-from tui.core.prefixes import Prefix
-
 from tui.core.detectors.base import (
     OriginMemory,
     RoutingDetector,
@@ -31,6 +28,8 @@ from tui.core.detectors.base import (
     peer_text,
     sessions_per_collector,
 )
+from tui.core.events import Event, Finding, RouteAnnounced, Severity
+from tui.core.prefixes import Prefix
 
 __all__ = ["MoreSpecificDetector"]
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from tui.core.aspath import format_path
+from tui.core.detectors.base import ALL_PREFIXES, RoutingDetector, peer_text
 from tui.core.events import Event, Finding, Severity
 from tui.core.prefixes import Prefix
-
-from tui.core.detectors.base import ALL_PREFIXES, RoutingDetector, peer_text
 
 __all__ = ["OriginDetector"]
 

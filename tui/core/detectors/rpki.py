@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tui.core.detectors.base import ALL_PREFIXES, RoutingDetector, origin_from_key, sessions_per_collector
 from tui.core.events import Event, Finding, RouteAnnounced, Severity
 from tui.core.prefixes import Prefix
 from tui.core.rpki import INVALID_ASN, VrpSet
-
-from tui.core.detectors.base import ALL_PREFIXES, RoutingDetector, origin_from_key, sessions_per_collector
 
 __all__ = ["RpkiDetector"]
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from tui.core.aspath import upstream_of
+from tui.core.detectors.base import OriginMemory, RoutingDetector, keys_touched, legit_origin, origin_key, peer_text
 from tui.core.events import Event, Finding, RouteAnnounced, Severity
 from tui.core.prefixes import Prefix
-
-from tui.core.detectors.base import OriginMemory, RoutingDetector, keys_touched, legit_origin, origin_key, peer_text
 
 __all__ = ["UpstreamDetector"]
 
@@ -39,9 +38,10 @@ class UpstreamDetector(RoutingDetector):
             for watch, watched, relation in rels:
                 if (watch, event.prefix) in self.subjects:
                     continue
-                if relation == "more_specific":
-                    if legit_origin(self.watchlist, watch, event.origin, self.origins.of(watched)) is False:
-                        continue  # a hijacked more-specific: the more-specific detector reports it
+                if relation == "more_specific" and (
+                    legit_origin(self.watchlist, watch, event.origin, self.origins.of(watched)) is False
+                ):
+                    continue  # a hijacked more-specific: the more-specific detector reports it
                 self.subjects[(watch, event.prefix)] = {"first_seen": event.ts, "learned": []}
         for key in keys_touched(self.subjects, changed):
             self._judge(key, event.ts, out)

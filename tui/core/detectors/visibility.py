@@ -26,10 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui.core.clock import format_time
-from tui.core.events import Event, Finding, PeerStateChanged, RouteAnnounced, RouteWithdrawn, Severity
-from tui.core.prefixes import Prefix
-from tui.core.watchlist import Thresholds
-
 from tui.core.detectors.base import (
     ALL_PREFIXES,
     OriginMemory,
@@ -39,6 +35,9 @@ from tui.core.detectors.base import (
     peer_text,
     summarise_update,
 )
+from tui.core.events import Event, Finding, PeerStateChanged, RouteAnnounced, RouteWithdrawn, Severity
+from tui.core.prefixes import Prefix
+from tui.core.watchlist import Thresholds
 
 __all__ = ["VisibilityDetector", "level_of"]
 

@@ -63,7 +63,6 @@ object of its own only when a specific watch concerns it:
 from __future__ import annotations
 
 from tui.core.attributes import DecodedAttributes, decode_attributes
-
 from tui.feeds.mrt._container import compression_of, open_decompressed
 from tui.feeds.mrt._naming import collector_from_path
 from tui.feeds.mrt._nlri import split_nlri

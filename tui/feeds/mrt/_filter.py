@@ -18,7 +18,6 @@ from tui.core.attributes import AttributesError, decode_attributes
 from tui.core.prefixes import Prefix, PrefixError, wire_key_to_prefix
 from tui.core.watchlist import Watchlist
 from tui.core.wirekeys import scanner, skipper
-
 from tui.feeds.mrt._nlri import split_nlri
 
 __all__ = ["KeptRoutes", "WatchFilter"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from tui.core.prefixes import WireKey
 from tui.core.wirekeys import WireKeyError, split_wire_keys
-
 from tui.feeds.mrt._wire import MrtError
 
 __all__ = ["split_nlri"]

@@ -10,7 +10,6 @@ from typing import Any
 
 from tui.core.events import Event
 from tui.core.watchlist import Watchlist
-
 from tui.feeds.mrt._decoder import FileDecoder, Output, Source
 from tui.feeds.mrt._filter import WatchFilter
 from tui.feeds.mrt._stats import MrtStats

@@ -36,7 +36,8 @@ class MrtStats:
 
     def add(self, other: MrtStats) -> None:
         """Fold another file's counters into this one."""
-        for name in ("records", "rejected", "skipped", "announcements", "withdrawals", "state_changes", "events", "bytes", "files"):
+        counters = ("records", "rejected", "skipped", "announcements", "withdrawals", "state_changes", "events", "bytes", "files")
+        for name in counters:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.truncated = self.truncated or other.truncated
         if self.truncated_at is None:

@@ -76,7 +76,7 @@ HEADER = struct.Struct(">IHHI").unpack_from
 def ip_text(raw: bytes) -> str:
     """An IPv4 or IPv6 address in its usual text form; other lengths as hex (never fails)."""
     if len(raw) == 4:
-        return "%d.%d.%d.%d" % (raw[0], raw[1], raw[2], raw[3])
+        return f"{raw[0]}.{raw[1]}.{raw[2]}.{raw[3]}"
     if len(raw) == 16:
         # The C library's form, as bgpdump writes it (socket is imported only when needed:
         # most files name IPv4 peers only, and every start would pay for it).
