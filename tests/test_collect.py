@@ -18,6 +18,7 @@ import pytest
 from real_cases import CONFIG_2007, MRT_2007
 from tests.conftest import REPO, EventLog, shared_file
 from tui.cli import main
+from tui.commands import Outcome
 from tui.commands.collect import Collector
 from tui.config import parse_config
 from tui.core.clock import MAX_SPEED
@@ -79,7 +80,7 @@ asns = [64500]
 """)
     collector = Collector(config, config.watchlist(), files=[str(shared_file("ris-live/libbgpstream/ris-live-stream.json"))],
                           sinks=[], say=lambda text: None)
-    assert asyncio.run(collector.run()) == 0
+    assert asyncio.run(collector.run()) is Outcome.OK
     engine = collector.engine
     assert engine.counters["rejected"] >= 1
     hijacks = [f for f in engine.findings.values() if f.kind == "subprefix_hijack"]
@@ -212,7 +213,7 @@ enabled = false
                 break
             await asyncio.sleep(0.1)
         collector.request_stop()
-        assert await asyncio.wait_for(task, 30) == 0
+        assert await asyncio.wait_for(task, 30) is Outcome.OK
     engine = collector.engine
     hijacks = sorted(f.subject for f in engine.findings.values() if f.kind == "subprefix_hijack")
     assert hijacks == [f"{p} AS267161" for p in ("45.230.136.0/23", "45.230.136.0/24", "45.230.137.0/24",

@@ -17,6 +17,7 @@ from tests.servers.http_server import LoopbackHTTP
 from tests.servers.ripestat_server import FakeRipestat
 from tests.servers.ris_live_server import FakeRisLive, Hold, Send, WaitSubscriptions
 from tests.test_ris_live_feeds import NOW, WATCHED, WITHDRAW
+from tui.commands import Outcome
 from tui.commands.collect import Collector
 from tui.config import parse_config
 from tui.core.clock import MAX_SPEED, FixedClock
@@ -72,7 +73,7 @@ cache_dir = "{tmp_path / 'cache'}"
                     break
                 await asyncio.sleep(0.1)
             collector.request_stop()
-            assert await asyncio.wait_for(task, 30) == 0
+            assert await asyncio.wait_for(task, 30) is Outcome.OK
     live = collector.engine
     assert len(live.state.routes_to(WATCHED)) == 165  # RIPEstat's 166, less the live withdrawal
     assert WATCHED in live.watchlist.prefixes()

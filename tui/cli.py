@@ -8,6 +8,11 @@ Exit codes (documented in the README):
 - 3: bad usage or configuration
 - 4: input could not be read (missing file, unknown format, unreachable feed)
 - 130: interrupted
+
+Every exit code is decided here, nowhere else: each layer raises its own errors (the config's
+ConfigError, the commands' UsageError and InputError, the journal's JournalError...) and
+:data:`LAYER_ERRORS` says what each means; a command returns an :class:`~tui.commands.Outcome`
+and :data:`OUTCOME_CODES` says what that means.
 """
 
 from __future__ import annotations
