@@ -1,6 +1,6 @@
 # Two entry points, both safe on a fresh machine (they set up what they need):
 #   make run    - virtual environment + the live console (ARGS="..." passes options)
-#   make test   - virtual environment + Debian test daemons + the whole test suite
+#   make test   - virtual environment + Debian test daemons + ruff + mypy + the whole test suite
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
@@ -8,13 +8,18 @@ PY := $(VENV)/bin/python
 DEBIAN_TEST_PACKAGES := bgpdump nsd unbound tmux nats-server
 ARGS ?=
 
-.PHONY: run test setup system-deps bench clean
+.PHONY: run test lint setup system-deps bench clean
 
 run: setup
 	$(PY) -m tui $(ARGS)
 
-test: setup system-deps
+test: setup system-deps lint
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# ruff and mypy, configured in pyproject.toml; make test runs them before the tests.
+lint: setup
+	$(PY) -m ruff check tui tests bench
+	$(PY) -m mypy
 
 setup: $(VENV)/.installed
 

@@ -280,7 +280,7 @@ def row(result: Result) -> str:
     )
     if result.note:
         line += f"\n{'':<4}no target: {result.note}"
-    if result.inner_s is not None:
+    if result.inner_s is not None and result.inner_cpu_s is not None:
         line += (
             f"\n{'':<4}inner figure (the reader alone in-process, no start-up, best of {result.repeats}): "
             f"{result.inner_s:.3f} s = {result.inner_s / result.bgpdump_wall_s:.2f}x bgpdump "

@@ -32,6 +32,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -205,13 +206,13 @@ def run(repeats: int, files: list[Path] | None = None) -> dict[str, object]:
     }
 
 
-def table(result: dict[str, object]) -> str:
+def table(result: dict[str, Any]) -> str:
     """The result as a plain-text table."""
     lines = [
         f"{'':44} {'wall seconds (best of N)':^26}  {'ratio to bgpdump':^27}",
         f"{'file':44} {'bgpdump':>8} {'full':>8} {'watch':>8}  {'full':>6} {'watch':>6} {'cpu:full':>8} {'watch':>6}",
     ]
-    for item in result["files"]:  # type: ignore[union-attr]
+    for item in result["files"]:
         name = item["file"].removeprefix("data/mrt/")
         lines.append(
             f"{name[-44:]:44} {item['bgpdump_s']:8.3f} {item['full_s']:8.3f} {item['watch_s']:8.3f}  "
@@ -219,13 +220,13 @@ def table(result: dict[str, object]) -> str:
         )
     rss = result["rss"]
     lines.append(
-        f"peak RSS loading the full table of {rss['file']}: {rss['peak_mb']:.0f} MB ru_maxrss, "  # type: ignore[index]
-        f"{rss['vm_hwm_mb']:.0f} MB VmHWM ({rss['routes']} routes; interpreter + imports alone: "  # type: ignore[index]
-        f"{rss['interpreter_mb']:.0f} MB)"  # type: ignore[index]
+        f"peak RSS loading the full table of {rss['file']}: {rss['peak_mb']:.0f} MB ru_maxrss, "
+        f"{rss['vm_hwm_mb']:.0f} MB VmHWM ({rss['routes']} routes; interpreter + imports alone: "
+        f"{rss['interpreter_mb']:.0f} MB)"
     )
     lines.append(
         f"(inner figures, no targets: those are the commands'); "
-        f"load average at the start {result['load_average'][0]:.2f} on {result['cpus']} CPUs"  # type: ignore[index]
+        f"load average at the start {result['load_average'][0]:.2f} on {result['cpus']} CPUs"
     )
     return "\n".join(lines)
 

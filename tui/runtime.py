@@ -138,7 +138,7 @@ class Driver:
                     timeout = min(timeout, 0.2)  # done() is looked at again at least this often
                 if getter is None:
                     getter = asyncio.ensure_future(self.queue.get())
-                wanted = {getter} if waiter is None else {getter, waiter}
+                wanted: set[asyncio.Future[Any]] = {getter} if waiter is None else {getter, waiter}
                 finished, _ = await asyncio.wait(wanted, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 if getter in finished:
                     batch = getter.result()

@@ -300,10 +300,10 @@ def _journal_path(args: argparse.Namespace, config: Any) -> Path:
     if path is None:
         raise UsageError(
             "which journal? give --journal PATH (what `watchfloor collect --journal` writes), set [journal] path "
-            "in the config, or attach to a bus with --bus nats://HOST:PORT")
+            "in the config, or attach to a bus with --bus nats://HOST:PORT"
+        )
     if not path.exists():
-        raise InputError(
-            f"{path}: no journal there; start `watchfloor collect` (it writes one) or give --journal PATH")
+        raise InputError(f"{path}: no journal there; start `watchfloor collect` (it writes one) or give --journal PATH")
     if not is_journal(path):
         raise InputError(f"{path}: not a watchfloor journal (not an SQLite file)")
     return path

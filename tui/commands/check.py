@@ -106,7 +106,8 @@ def run(args: argparse.Namespace) -> Outcome:
     zones = [config.zone(name) for name in args.zone] if args.zone else config.all_zones()
     if not zones:
         raise UsageError(
-            f"{config.source}: no zones to check; add zones = [\"example.\"] to a [[watch]] or a [[zone]] table")
+            f"{config.source}: no zones to check; add zones = [\"example.\"] to a [[watch]] or a [[zone]] table"
+        )
     routing = config.feeds.ripestat_enabled if args.routing is None else args.routing
     report = asyncio.run(
         run_check(config, zones, timeout=args.timeout, routing=routing, routing_timeout=args.routing_timeout)

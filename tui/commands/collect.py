@@ -322,10 +322,11 @@ class Collector:
         if not starters:
             raise InputError(
                 "nothing to collect: RIS Live is off (--no-ris-live or disabled) or unavailable, and no DNS "
-                "checks (--no-dns, or no zones in the watches); enable a feed")
+                "checks (--no-dns, or no zones in the watches); enable a feed"
+            )
         self._setup(clock)
         loop = asyncio.get_running_loop()
-        handled: list[int] = []
+        handled: list[signal.Signals] = []
         if self.install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 try:

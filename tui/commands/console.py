@@ -25,7 +25,7 @@ def add_console_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``console`` sub-command."""
     parser = subparsers.add_parser(
         "console",

@@ -217,7 +217,7 @@ def stream_headless(
     for batch in until_window(rebatch(open_sources(paths, watchlist))):
         t = max(e.ts for e in batch)
         t = t if previous is None else max(t, previous)
-        if silent and t >= start:  # type: ignore[operator]
+        if silent and t >= start:
             # What is due before --from builds the state silently, as a seek there would.
             stepper.tick_through(math.nextafter(start, -math.inf))  # type: ignore[arg-type]
             _write_log(engine, out, jsonl, shown=False)

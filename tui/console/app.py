@@ -50,8 +50,11 @@ class ReplayControl(Protocol):
 
     engine: Any
     clock: VirtualClock
-    start: float
-    end: float
+
+    @property
+    def start(self) -> float: ...
+    @property
+    def end(self) -> float: ...
 
     def step(self, real_elapsed: float) -> bool: ...
     def play(self) -> None: ...
@@ -418,7 +421,7 @@ def _keymap(config: Any) -> dict[str, str]:
 def _app_options(config: Any, theme: str | None) -> dict[str, Any]:
     """The app's theme and keymap options, checked before anything starts (a
     :class:`~tui.console.themes.ThemeError` or a KeymapError says what is wrong)."""
-    options = {"theme": theme, "configured_theme": getattr(config, "theme", None), "keymap": _keymap(config)}
+    options: dict[str, Any] = {"theme": theme, "configured_theme": getattr(config, "theme", None), "keymap": _keymap(config)}
     pick_theme(options["theme"], options["configured_theme"], load_themes(THEMES_DIR))
     return options
 

@@ -7,6 +7,7 @@ AS_SET has an ambiguous origin, which stays a set rather than being guessed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "ASPath", "Origin", "ASPathError", "format_path", "format_origin", "origin_of", "parse_path", "path_from_json",
@@ -23,9 +24,10 @@ class ASPathError(ValueError):
     """A textual or JSON AS path could not be read."""
 
 
-def _asn(value: object) -> int:
+def _asn(value: Any) -> int:
+    """An ASN from JSON or text (anything ``int()`` reads); raises :class:`ASPathError`."""
     try:
-        asn = int(value)  # type: ignore[call-overload]
+        asn = int(value)
     except (TypeError, ValueError):
         raise ASPathError(f"not an ASN: {value!r}") from None
     if not 0 <= asn <= _MAX_ASN:

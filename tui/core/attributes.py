@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from tui.core.aspath import ASPath, origin_of
 
@@ -245,10 +245,10 @@ class PathAttributes:
         the last ASN of AS_PATH is all that takes (unless AS4_PATH must be merged in).
         """
         try:
-            return self._origin  # type: ignore[no-any-return]
+            return self._origin
         except AttributeError:
-            self._origin: Any = self._find_origin()
-            return self._origin  # type: ignore[no-any-return]
+            self._origin: int | tuple[int, ...] | None = self._find_origin()
+            return self._origin
 
     def _find_origin(self) -> int | tuple[int, ...] | None:
         if not self.asn4:

@@ -386,7 +386,7 @@ def _critical_share(watchlist: Watchlist, prefix: Prefix) -> float:
     shares = [
         watchlist.thresholds(entry.watch).visibility_critical
         for _, entries in watchlist.trie.covering(prefix)
-        for entry in entries  # type: ignore[attr-defined]
+        for entry in entries
     ]
     return max(shares) if shares else Thresholds().visibility_critical
 

@@ -239,11 +239,11 @@ class Engine:
         for event in self._expand_snapshots(events):
             if event.__class__ is BulkRoutes:
                 # A whole table arrives as tens of thousands of these: straight into the table.
-                apply_bulk(event)  # type: ignore[arg-type]
+                apply_bulk(event)
                 applied.append(event)
-                seen = bulk.get(event.source)  # type: ignore[union-attr]
+                seen = bulk.get(event.source)
                 if seen is None:
-                    bulk[event.source] = [1, event.ts]  # type: ignore[union-attr]
+                    bulk[event.source] = [1, event.ts]
                 else:
                     seen[0] += 1
                     if event.ts > seen[1]:
@@ -317,8 +317,8 @@ class Engine:
     def _apply(self, event: Event, touched: set[Prefix]) -> bool:
         """Apply one event (telling the routing detectors); False when it was dropped."""
         if event.__class__ is BulkRoutes:
-            self.state.apply_bulk(event)  # type: ignore[arg-type]
-            self._account_bulk({event.source: [1, event.ts]})  # type: ignore[union-attr]
+            self.state.apply_bulk(event)
+            self._account_bulk({event.source: [1, event.ts]})
             return True
         kind = event.KIND
         self._count(event, kind)
@@ -524,11 +524,13 @@ class Engine:
         self.findings = {}
         for item in data.get("findings", ()):
             finding = event_from_dict(item)
-            self.findings[finding.finding_id] = finding  # type: ignore[union-attr]
+            if isinstance(finding, Finding):
+                self.findings[finding.finding_id] = finding
         self.dns = {}
         for item in data.get("dns", ()):
             result = event_from_dict(item)
-            self.dns[(result.zone, result.address, result.port, result.transport, result.role)] = result  # type: ignore[union-attr]
+            if isinstance(result, DnsProbeResult):
+                self.dns[(result.zone, result.address, result.port, result.transport, result.role)] = result
         self.last_event_ts = data.get("last_event_ts")
         self.revision += 1
 

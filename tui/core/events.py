@@ -358,7 +358,7 @@ Event = (
     | Finding
 )
 
-EVENT_TYPES: dict[str, type] = {
+EVENT_TYPES: dict[str, type[Event]] = {
     cls.KIND: cls
     for cls in (
         RouteAnnounced,
@@ -386,7 +386,7 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     if event.KIND not in EVENT_TYPES:
         raise TypeError(f"{type(event).__name__} is not stored; store the events the engine derived from it")
     out: dict[str, Any] = {"kind": event.KIND}
-    for f in fields(event):  # type: ignore[arg-type]
+    for f in fields(event):
         value = getattr(event, f.name)
         key = _FIELD_KEYS.get(f.name, f.name)
         if isinstance(value, Prefix):

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar, overload
+
+V = TypeVar("V")
+D = TypeVar("D")
 
 __all__ = [
     "Prefix",
@@ -150,10 +153,10 @@ class _Node:
     def __init__(self) -> None:
         self.children: list[_Node | None] = [None, None]
         self.prefix: Prefix | None = None
-        self.value: object = None
+        self.value: Any = None
 
 
-class PrefixTrie:
+class PrefixTrie(Generic[V]):
     """A binary trie of prefixes (one per IP version) with payloads.
 
     Answers, for any prefix, which stored prefixes it equals, lies inside (covering stored
@@ -161,7 +164,7 @@ class PrefixTrie:
     with an update.
     """
 
-    def __init__(self, items: Iterable[tuple[Prefix, object]] = ()) -> None:
+    def __init__(self, items: Iterable[tuple[Prefix, V]] = ()) -> None:
         self._roots = {4: _Node(), 6: _Node()}
         self._size = 0
         for prefix, value in items:
@@ -173,7 +176,7 @@ class PrefixTrie:
     def __contains__(self, prefix: object) -> bool:
         return isinstance(prefix, Prefix) and self.get(prefix, _MISSING) is not _MISSING
 
-    def insert(self, prefix: Prefix, value: object = None) -> None:
+    def insert(self, prefix: Prefix, value: V) -> None:
         """Store ``prefix`` with ``value`` (replacing an earlier value)."""
         node = self._roots[prefix.version]
         for i in range(prefix.length):
@@ -187,8 +190,13 @@ class PrefixTrie:
         node.prefix = prefix
         node.value = value
 
-    def get(self, prefix: Prefix, default: object = None) -> object:
-        """The value stored for exactly ``prefix``."""
+    @overload
+    def get(self, prefix: Prefix) -> V | None: ...
+    @overload
+    def get(self, prefix: Prefix, default: D) -> V | D: ...
+
+    def get(self, prefix: Prefix, default: Any = None) -> Any:
+        """The value stored for exactly ``prefix`` (``default`` when it is not stored)."""
         node: _Node | None = self._roots[prefix.version]
         for i in range(prefix.length):
             assert node is not None
@@ -197,9 +205,9 @@ class PrefixTrie:
                 return default
         return node.value if node is not None and node.prefix is not None else default
 
-    def covering(self, prefix: Prefix) -> list[tuple[Prefix, object]]:
+    def covering(self, prefix: Prefix) -> list[tuple[Prefix, V]]:
         """Stored prefixes equal to or containing ``prefix``, shortest first."""
-        found = []
+        found: list[tuple[Prefix, V]] = []
         node: _Node | None = self._roots[prefix.version]
         i = 0
         while node is not None:
@@ -211,7 +219,7 @@ class PrefixTrie:
             i += 1
         return found
 
-    def inside(self, prefix: Prefix) -> list[tuple[Prefix, object]]:
+    def inside(self, prefix: Prefix) -> list[tuple[Prefix, V]]:
         """Stored prefixes equal to or lying inside ``prefix``."""
         node: _Node | None = self._roots[prefix.version]
         for i in range(prefix.length):
@@ -247,7 +255,7 @@ class PrefixTrie:
                 return False
         return node is not None
 
-    def __iter__(self) -> Iterator[tuple[Prefix, object]]:
+    def __iter__(self) -> Iterator[tuple[Prefix, V]]:
         for root in self._roots.values():
             yield from _walk(root)
 
@@ -255,7 +263,7 @@ class PrefixTrie:
 _MISSING = object()
 
 
-def _walk(node: _Node) -> Iterator[tuple[Prefix, object]]:
+def _walk(node: _Node) -> Iterator[tuple[Prefix, Any]]:
     stack = [node]
     while stack:
         current = stack.pop()

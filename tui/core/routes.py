@@ -325,8 +325,8 @@ class RouteState:
                     peer = info.key
                     out.append(RouteWithdrawn(snapshot.ts, peer.collector, peer.peer_ip, peer.peer_asn, prefix, snapshot.source))
         for (peer, prefix), route in fresh.items():
-            info = self._peers.get(peer)
-            held = info.table(prefix.version).get(prefix.wire_key) if info is not None else None
+            holder = self._peers.get(peer)
+            held = holder.table(prefix.version).get(prefix.wire_key) if holder is not None else None
             if held is not None and held.as_path == route.as_path and tuple(held.communities) == route.communities:
                 continue
             out.append(route)
@@ -472,9 +472,10 @@ class RouteState:
             visible = 1 if counted else 0
             keys = sorted(table, key=_address_order)
             routes = list(map(table.__getitem__, keys))
-            cell_of = {key: (visible, (route.origin,)) for key, route in dict(zip(map(id, routes), routes, strict=True)).items()}
-            cells = list(map(cell_of.__getitem__, map(id, routes)))
-            return keys, cells, {id(cell): cell for cell in cell_of.values()}
+            distinct = dict(zip(map(id, routes), routes, strict=True))
+            cell_of: dict[int, TableCell] = {key: (visible, (route.origin,)) for key, route in distinct.items()}
+            column = list(map(cell_of.__getitem__, map(id, routes)))
+            return keys, column, {id(cell): cell for cell in cell_of.values()}
         keys = sorted(set().union(*(t for _, t in tables)), key=_address_order)
         cells: list[TableCell] = []
         for key in keys:

@@ -65,7 +65,7 @@ class VrpSet:
     """VRPs indexed by prefix for covering lookups."""
 
     def __init__(self, vrps: Iterable[Vrp] = ()) -> None:
-        self._trie = PrefixTrie()
+        self._trie: PrefixTrie[list[Vrp]] = PrefixTrie()
         self._count = 0
         for vrp in vrps:
             self.add(vrp)
@@ -76,8 +76,8 @@ class VrpSet:
         if entries is None:
             entries = []
             self._trie.insert(vrp.prefix, entries)
-        if vrp not in entries:  # type: ignore[operator]
-            entries.append(vrp)  # type: ignore[union-attr]
+        if vrp not in entries:
+            entries.append(vrp)
             self._count += 1
 
     def __len__(self) -> int:
@@ -85,7 +85,7 @@ class VrpSet:
 
     def covering(self, prefix: Prefix) -> list[Vrp]:
         """VRPs whose prefix contains (or equals) ``prefix``."""
-        return [v for _, entries in self._trie.covering(prefix) for v in entries]  # type: ignore[union-attr]
+        return [v for _, entries in self._trie.covering(prefix) for v in entries]
 
     def validate(self, prefix: Prefix, origin: int | tuple[int, ...] | None) -> Validation:
         """RFC 6811 origin validation of ``prefix`` announced by ``origin``."""
@@ -130,7 +130,8 @@ def parse_vrps(data: str | bytes | dict[str, Any], *, name: str = "VRP file") ->
         try:
             prefix = Prefix.parse(str(item["prefix"]))
             asn = _asn(item["asn"], where)
-            max_length = int(item.get("maxLength", item.get("max_length", prefix.length)))
+            given: Any = item.get("maxLength", item.get("max_length", prefix.length))
+            max_length = int(given)
         except KeyError as exc:
             raise VrpError(f"{where}: missing {exc.args[0]!r}") from None
         except VrpError:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["Bucket", "Timeline"]
 
@@ -95,9 +96,10 @@ class Timeline:
             for key, series in self._series.items()
         }
 
-    def restore(self, data: dict[str, list[list[float | int | None]]]) -> None:
-        """Replace the content with a :meth:`to_snapshot` result."""
+    def restore(self, data: dict[str, list[list[Any]]]) -> None:
+        """Replace the content with a :meth:`to_snapshot` result (rows of start, visible,
+        full_feed, announcements, withdrawals)."""
         self._series = {
-            key: OrderedDict((row[0], Bucket(row[0], row[1], row[2], row[3], row[4])) for row in rows)  # type: ignore[arg-type]
+            key: OrderedDict((row[0], Bucket(row[0], row[1], row[2], row[3], row[4])) for row in rows)
             for key, rows in data.items()
         }

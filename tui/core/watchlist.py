@@ -78,7 +78,7 @@ class Watchlist:
 
     def __init__(self, watches: Iterable[Watch]) -> None:
         self.watches: dict[str, Watch] = {}
-        self._trie = PrefixTrie()
+        self._trie: PrefixTrie[list[WatchedPrefix]] = PrefixTrie()
         self._entries: dict[Prefix, list[WatchedPrefix]] = {}
         self._asns: dict[int, list[str]] = {}
         self._whole_table: set[int] = set()
@@ -221,7 +221,7 @@ class Watchlist:
         return found.thresholds if found else Thresholds()
 
     @property
-    def trie(self) -> PrefixTrie:
+    def trie(self) -> PrefixTrie[list[WatchedPrefix]]:
         """The specific watched prefixes as a trie (values are lists of :class:`WatchedPrefix`)."""
         return self._trie
 

@@ -421,8 +421,8 @@ class DnsProber:
                     await self._add_named_server(zone, plan, host.lower().rstrip(".") + ".", port, [], resolvers, ts)
         else:
             if not ns_names:
-                names, error = await self._lookup(zone.name, "NS", resolvers)
-                ns_names = set(names)
+                listed, error = await self._lookup(zone.name, "NS", resolvers)
+                ns_names = set(listed)
                 if not ns_names:
                     where = ", ".join(f"{h}:{p}" for h, p in resolvers) or "no resolver configured"
                     plan.events.append(self._result(

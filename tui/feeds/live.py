@@ -270,8 +270,8 @@ class LiveFeeds:
         batch = await self._watch_reconnects(batch)
         if self._held is not None:
             # Only routes must wait for the older RIPEstat snapshot; health goes out at once.
-            health = [e for e in batch if isinstance(e, FeedStatus | RecordRejected)]
-            routes = [e for e in batch if not isinstance(e, FeedStatus | RecordRejected)]
+            health: list[Event] = [e for e in batch if isinstance(e, FeedStatus | RecordRejected)]
+            routes: list[Event] = [e for e in batch if not isinstance(e, FeedStatus | RecordRejected)]
             if health:
                 await self.queue.put(health)
             if routes:

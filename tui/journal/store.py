@@ -339,13 +339,13 @@ class JournalWriter:
             if self.last_t is not None:
                 batch_t = max(batch_t, self.last_t)
             self._batch += 1
-            rows = []
+            rows: list[tuple[Any, ...]] = []
             watchlist = self.watchlist
             for event in events:
                 self.last_seq += 1
                 if event.__class__ is BulkRoutes:
                     # A whole table's routes: nothing to index, never of note, never logged.
-                    self._changes += len(event.announced) + len(event.withdrawn)  # type: ignore[union-attr]
+                    self._changes += len(event.announced) + len(event.withdrawn)
                     rows.append(
                         (self.last_seq, self._batch, batch_t, event.ts, "bulk", None, None, None, 0, 0, encode_event(event))
                     )
@@ -557,7 +557,8 @@ class JournalReader:
 
     def count(self) -> int:
         """Number of stored events."""
-        return self._conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        count: int = self._conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        return count
 
     def last_seq_at(self, t: float) -> int:
         """The last row whose replay time is at most ``t`` (0 when none)."""
@@ -657,7 +658,8 @@ class JournalReader:
 
     def checkpoint_count(self) -> int:
         """Number of stored checkpoints."""
-        return self._conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
+        count: int = self._conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
+        return count
 
     # -- navigation and drill-down --------------------------------------------------------------
 
@@ -665,12 +667,14 @@ class JournalReader:
         """Replay time of the first event of note after ``after_t`` (or at it, with ``inclusive``)."""
         op = ">=" if inclusive else ">"
         row = self._conn.execute(f"SELECT min(t) FROM events WHERE note = 1 AND t {op} ?", (after_t,)).fetchone()
-        return row[0]
+        found: float | None = row[0]
+        return found
 
     def previous_note(self, before_t: float) -> float | None:
         """Replay time of the last event of note strictly before ``before_t``."""
         row = self._conn.execute("SELECT max(t) FROM events WHERE note = 1 AND t < ?", (before_t,)).fetchone()
-        return row[0]
+        found: float | None = row[0]
+        return found
 
     def history(
         self, prefix: Prefix, since: float | None = None, until: float | None = None, *, more_specifics: bool = True
@@ -701,7 +705,7 @@ class JournalReader:
                     other = parsed[text] = Prefix.parse(text)
                 except PrefixError:
                     other = parsed[text] = None
-            if other is not None and prefix.contains(other):  # type: ignore[union-attr]
+            if other is not None and prefix.contains(other):
                 out.append(self._decode(seq, payload))
         return out
 

@@ -74,7 +74,8 @@ class DrillScreen(ConsoleScreen):
     def __init__(self, prefix: Prefix, *, watch: str = "", at: float | None = None) -> None:
         super().__init__()
         self.prefix = prefix
-        self.watch = watch
+        self.watch_name = watch
+        """The watch it was opened from (not ``watch``: that is Textual's ``DOMNode.watch`` method)."""
         self.at = at
         """The time of the event this was opened from: its history row gets the cursor."""
 
@@ -111,7 +112,7 @@ class DrillScreen(ConsoleScreen):
         origins, upstreams = origins_and_upstreams(routes)
         vis = engine.state.visibility(self.prefix)
         watches = engine.watchlist.watches_of(self.prefix)
-        watch = self.watch or (watches[0] if watches else "")
+        watch = self.watch_name or (watches[0] if watches else "")
         state = visibility_state(vis.ratio, engine.watchlist.thresholds(watch))
         percent = "unknown" if vis.ratio is None else f"{vis.ratio * 100:.1f}%"
         summary = Text(no_wrap=False)

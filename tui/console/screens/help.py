@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.keys import key_to_character
@@ -17,7 +17,7 @@ from tui.console.actions import MODAL_BINDINGS, SECTIONS
 __all__ = ["HelpScreen", "key_text", "key_for"]
 
 
-def _one_key(app, key: str) -> str:  # type: ignore[no-untyped-def]
+def _one_key(app: App[Any], key: str) -> str:
     if key == "space":
         return "space"
     character = key_to_character(key)

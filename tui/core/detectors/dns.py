@@ -181,7 +181,7 @@ class DnsMonitor:
             for k, s in series_of.items()
             if k.role == ROLE_AUTHORITATIVE and s[-1].outcome == OK and s[-1].serial is not None
         ]
-        newest = newest_serial(serials)  # type: ignore[arg-type]
+        newest = newest_serial(serials)
         rows = []
         for key, series in series_of.items():
             if key.role == ROLE_CHILD:

@@ -94,7 +94,7 @@ class _Subject:
         subject.pending = data.get("pending")
         subject.outage_open = data.get("outage_open", False)
         subject.outage_since = data.get("outage_since")
-        subject.last = tuple(data.get("last", (0, 0)))  # type: ignore[assignment]
+        subject.last = tuple(data.get("last", (0, 0)))
         subject.recent = deque(data.get("recent", ()), maxlen=keep)
         return subject
 

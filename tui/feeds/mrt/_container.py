@@ -35,15 +35,18 @@ def open_decompressed(path: Any) -> IO[bytes]:
     with open(path, "rb") as handle:
         head = handle.read(6)
     kind = compression_of(head)
+    opened: IO[bytes]
     if kind == "gzip":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if kind == "bzip2":
-        return bz2.open(path, "rb")  # type: ignore[return-value]
-    if kind == "xz":
+        opened = gzip.open(path, "rb")  # noqa: SIM115 - the caller closes it
+    elif kind == "bzip2":
+        opened = bz2.open(path, "rb")  # noqa: SIM115 - the caller closes it
+    elif kind == "xz":
         import lzma  # rare: not paid for at every start
 
-        return lzma.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")  # noqa: SIM115 - the caller closes it
+        opened = lzma.open(path, "rb")  # noqa: SIM115 - the caller closes it
+    else:
+        opened = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    return opened
 
 
 _READ_SIZE = 1 << 20
@@ -98,7 +101,8 @@ def _serial(fileobj: IO[bytes], head: bytes, kind: str, end: StreamEnd) -> Itera
             yield data
             data = fileobj.read(_READ_SIZE)
         return
-    decomp = make()
+    # zlib's, bz2's and lzma's decompressors share the calls used here but no declared type.
+    decomp: Any = make()
     pending = memoryview(head)
     while True:
         if not pending:

@@ -664,23 +664,26 @@ class FileDecoder:
             for version, bs, be, mp in announced:
                 in_bulk = version in bulk
                 need_all = in_bulk or self.emit_all or origin_hit or kept
-                keys = split_nlri(d, bs, be, version, addpath) if need_all else None
-                if keys is not None:
-                    stats.announcements += len(keys)
+                split = split_nlri(d, bs, be, version, addpath) if need_all else None
+                if split is not None:
+                    stats.announcements += len(split)
                 if self.emit_all:
-                    chosen = keys
+                    assert split is not None  # need_all: the block was split
+                    chosen = split
                 elif origin_hit:
-                    chosen = keys
-                    self.out.origin_kept.setdefault(peer, KeptRoutes()).update((version, k) for k in keys)  # type: ignore[union-attr]
+                    assert split is not None  # need_all: the block was split
+                    chosen = split
+                    self.out.origin_kept.setdefault(peer, KeptRoutes()).update((version, k) for k in split)
                 else:
                     chosen = watch.scan(version, d, bs, be, addpath) if watch is not None else []
-                    if kept and keys:
+                    if kept and split:
                         # A watched-origin route replaced by one with another origin must come out.
-                        chosen = self._plus_kept(kept, version, keys, chosen)
-                    if keys is None and chosen:
+                        chosen = self._plus_kept(kept, version, split, chosen)
+                    if split is None and chosen:
                         stats.announcements += len(chosen)
                 if in_bulk:
-                    rest = _without(keys, chosen)  # type: ignore[arg-type]
+                    assert split is not None  # need_all: the block was split
+                    rest = _without(split, chosen)
                     gone = bulk_withdrawn.pop(version, ())
                     if rest or gone:
                         self.out.events.append(BulkRoutes(
@@ -873,10 +876,10 @@ class FileDecoder:
             except IndexError:
                 raise _Bad(f"RIB entry names peer {peer_no}, the PEER_INDEX_TABLE has {len(index)}") from None
             entries += 1
-            tally = counts.get(peer)
-            if tally is None:
-                tally = counts[peer] = [0, 0]
-            tally[slot] += 1
+            peer_tally = counts.get(peer)
+            if peer_tally is None:
+                peer_tally = counts[peer] = [0, 0]
+            peer_tally[slot] += 1
             if peer not in seen:
                 self._seen(peer, ts)
             blob = d[a_s:p]

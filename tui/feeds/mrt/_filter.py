@@ -121,10 +121,11 @@ class WatchFilter:
             return []
         if addpath:
             return [k for k in split_nlri(data, start, end, version, True) if self.key_relevant(version, k)]
-        found = []
+        found: list[bytes] = []
         pos = start
         while True:
             m = scanner.match(data, pos, end)
+            assert m is not None  # the pattern matches the empty string: match() never fails
             if m.start(1) < 0:
                 if m.end() != end:
                     # Malformed (or a sloppy host bit): let the exact splitter clean or refuse it.
@@ -175,7 +176,7 @@ class KeptRoutes(set[tuple[int, bytes]]):
         super().update(*items)
         self._finder = None
 
-    def difference_update(self, *items: Iterable[tuple[int, bytes]]) -> None:  # noqa: D102
+    def difference_update(self, *items: Iterable[object]) -> None:  # noqa: D102
         super().difference_update(*items)
         self._finder = None
 
