@@ -26,8 +26,8 @@ from tui.core.events import (
     RouteWithdrawn,
 )
 from tui.core.prefixes import Prefix, WireKey, wire_key_to_prefix
-from tui.core.wirekeys import tokenizer
 from tui.core.routes import FULL_FEED_SHARE
+from tui.core.wirekeys import tokenizer
 from tui.feeds.mrt._container import StreamEnd, container_chunks
 from tui.feeds.mrt._filter import KeptRoutes, WatchFilter
 from tui.feeds.mrt._naming import collector_from_path, file_stem, short_path
