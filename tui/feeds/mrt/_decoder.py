@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from os import PathLike, fspath
 from typing import IO, Any, BinaryIO
 
-from tui.core.attributes import AttributesError, PathAttributes, decode_attributes, walk_attributes
+from tui.core.attributes import AttributesError, DecodedAttributes, PathAttributes, decode_attributes, walk_attributes
 from tui.core.events import (
     BulkRoutes,
     Event,
@@ -113,6 +113,11 @@ def _without(keys: list[WireKey], chosen: list[WireKey]) -> list[WireKey]:
         return keys
     taken = set(chosen)
     return [k for k in keys if k not in taken]
+
+
+def _next_hop(decoded: DecodedAttributes, mp: bool) -> str:
+    """The next hop a route is used with: MP_REACH's for a multiprotocol route, NEXT_HOP's otherwise."""
+    return (decoded.mp_next_hop or decoded.next_hop) if mp else (decoded.next_hop or decoded.mp_next_hop)
 
 
 def _holds_any(d: bytes, start: int, end: int, needles: tuple[bytes, ...]) -> bool:
@@ -716,7 +721,7 @@ class FileDecoder:
         self, ts: float, peer: PeerKey, version: int, keys: list[bytes], blob: bytes, asn4: bool, mp: bool
     ) -> None:
         decoded = decode_attributes(blob, asn4)
-        next_hop = (decoded.mp_next_hop or decoded.next_hop) if mp else (decoded.next_hop or decoded.mp_next_hop)
+        next_hop = _next_hop(decoded, mp)
         events = self.out.events
         collector, ip, asn = peer
         source = self.source_name
@@ -724,6 +729,13 @@ class FileDecoder:
         for key in keys:
             prefix = wire_key_to_prefix(version, key)
             events.append(RouteAnnounced(ts, collector, ip, asn, prefix, path, next_hop, communities, source))
+
+    def _announce(self, ts: float, peer: PeerKey, prefix: Prefix, blob: bytes, asn4: bool, mp: bool) -> None:
+        """One RIB entry kept as an event (a RIB record names one prefix: its peers share the text)."""
+        decoded = decode_attributes(blob, asn4)
+        collector, ip, asn = peer
+        path, next_hop, communities = decoded.as_path, _next_hop(decoded, mp), decoded.communities
+        self.out.events.append(RouteAnnounced(ts, collector, ip, asn, prefix, path, next_hop, communities, self.source_name))
 
     # -- TABLE_DUMP_V2 --------------------------------------------------------------------------
 
@@ -857,7 +869,6 @@ class FileDecoder:
         slot = 0 if version == 4 else 1
         seen = self.out.seen_peers
         entries = 0
-        source = self.source_name
         mp = version == 6
         groups = self.out.rib_groups
         prefix: Prefix | None = None
@@ -886,21 +897,7 @@ class FileDecoder:
             if relevant or (check_origin and watch.origin_watched(blob, True)):  # type: ignore[union-attr]
                 if prefix is None:
                     prefix = wire_key_to_prefix(version, key)
-                decoded = decode_attributes(blob, True)
-                next_hop = (decoded.mp_next_hop or decoded.next_hop) if mp else (decoded.next_hop or decoded.mp_next_hop)
-                self.out.events.append(
-                    RouteAnnounced(
-                        ts,
-                        peer.collector,
-                        peer.peer_ip,
-                        peer.peer_asn,
-                        prefix,
-                        decoded.as_path,
-                        next_hop,
-                        decoded.communities,
-                        source,
-                    )
-                )
+                self._announce(ts, peer, prefix, blob, True, mp)
                 if not relevant:
                     self.out.origin_kept.setdefault(peer, KeptRoutes()).add((version, key))
             elif in_bulk:
@@ -980,23 +977,7 @@ class FileDecoder:
         blob = d[p : p + alen]
         by_origin = not relevant and watch is not None and bool(watch.asn_needles) and watch.origin_watched(blob, asn4)
         if relevant or by_origin:
-            decoded = decode_attributes(blob, asn4)
-            mp = version == 6
-            next_hop = (decoded.mp_next_hop or decoded.next_hop) if mp else (decoded.next_hop or decoded.mp_next_hop)
-            prefix = wire_key_to_prefix(version, key)
-            self.out.events.append(
-                RouteAnnounced(
-                    ts,
-                    peer.collector,
-                    peer.peer_ip,
-                    peer.peer_asn,
-                    prefix,
-                    decoded.as_path,
-                    next_hop,
-                    decoded.communities,
-                    self.source_name,
-                )
-            )
+            self._announce(ts, peer, wire_key_to_prefix(version, key), blob, asn4, version == 6)
             if by_origin:
                 self.out.origin_kept.setdefault(peer, KeptRoutes()).add((version, key))
         elif version in self.bulk:
