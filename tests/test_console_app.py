@@ -344,14 +344,15 @@ class SteppingClock:
 @pytest.mark.slow
 @pytest.mark.parametrize("machine", ["slow", "quick"])
 async def test_the_full_speed_chunk_follows_how_long_each_step_takes(replay_of, machine):
-    """A step longer than STEP_BUDGET halves the next chunk (down to MIN_CHUNK); one shorter than
-    a quarter of it grows the next by a quarter."""
+    """A step longer than STEP_BUDGET shrinks the next chunk at once to what the measured rate
+    fits in half the budget (at least halving it, down to MIN_CHUNK); one shorter than half the
+    budget grows the next by a quarter. The first chunk is FIRST_CHUNK."""
     wide = Watchlist([NORTH_KOREA, Watch("64/4", prefixes=(Prefix.parse("64.0.0.0/4"),))])
     session = replay_of(ET_HEADER, wide)  # 54k events: room for every step below
     session.clock.speed = MAX_SPEED
     budget = WatchfloorApp.STEP_BUDGET
     app = WatchfloorApp(session.engine, replay=session, monotonic=SteppingClock(budget * (1.5 if machine == "slow" else 0.1)))
-    steps = 9  # "quick" reaches 51,591 of the 53,925 rows; "slow" is at MIN_CHUNK from the 8th
+    steps = 9  # "slow" is at MIN_CHUNK from the 4th step
     given: list[int] = []  # the chunk each step was given, in order
     step = session.step
 
@@ -370,10 +371,13 @@ async def test_the_full_speed_chunk_follows_how_long_each_step_takes(replay_of, 
             if not session.clock.playing:
                 break
             await asyncio.sleep(0.01)
+    assert given[0] == app.FIRST_CHUNK
     expected = [given[0]]
+    took = budget * 1.5  # the slow machine's step; the quick one's is well under half the budget
     while len(expected) < steps:
         chunk = expected[-1]
-        expected.append(max(app.MIN_CHUNK, chunk // 2) if machine == "slow" else chunk + max(1, chunk // 4))
+        fitted = max(app.MIN_CHUNK, min(chunk // 2, int(chunk * (budget / 2) / took)))
+        expected.append(fitted if machine == "slow" else chunk + max(1, chunk // 4))
     assert given == expected
     if machine == "slow":
         assert expected[-2:] == [app.MIN_CHUNK, app.MIN_CHUNK]  # and it stays there
@@ -385,8 +389,10 @@ def test_the_full_speed_chunk_is_kept_within_budget_and_bounds(nk_session):
     budget = app.STEP_BUDGET
     nk_session.chunk = 1000
     app._fit_chunk(budget)  # on budget: kept
-    app._fit_chunk(budget / 4)  # a quarter of it: kept
+    app._fit_chunk(budget / 2)  # half of it (what a chunk aims at): kept
     assert nk_session.chunk == 1000
+    app._fit_chunk(budget * 2)  # twice the budget: cut to a quarter, to land on half of it
+    assert nk_session.chunk == 250
     for _ in range(30):
         app._fit_chunk(0.0)
     assert nk_session.chunk == app.MAX_CHUNK  # grows no further

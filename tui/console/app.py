@@ -3,8 +3,10 @@
 How the UI keeps up (DESIGN.md, "Many feeds, one engine"):
 
 - events are applied by a worker in the ``engine`` group: in live mode it drains the feeds'
-  queue, in replay it drives the :class:`ReplayControl`. It runs on the app's event loop and
-  yields after every few milliseconds of work, so a key press is handled between two chunks;
+  queue (:class:`tui.runtime.Driver`), in replay it drives the :class:`ReplayControl`. It runs
+  on the app's event loop in chunks of a few milliseconds of work; between two replay chunks it
+  gives the loop back until the UI has nothing left to run, so a key press is handled and drawn
+  between two chunks (not one hop of it per chunk);
 - the screen is redrawn by a timer (:attr:`WatchfloorApp.REFRESH_INTERVAL`, 10 Hz) that reads
   ``engine.revision`` and redraws the tables only when it moved. Nothing changed, nothing sent:
   that is what keeps it usable over a slow SSH link.
@@ -16,6 +18,7 @@ Entry points for the commands: :func:`run_live` (bare ``watchfloor``) and :func:
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import math
 import time
@@ -77,14 +80,19 @@ class WatchfloorApp(App[int]):
     REFRESH_INTERVAL = 0.1
     """Seconds between redraw checks: at most 10 redraws a second however fast events come."""
     STEP_BUDGET = 0.02
-    """Seconds of engine work per worker turn at full speed before the UI gets the loop back."""
+    """Seconds of engine work per worker turn at full speed before the UI gets the loop back
+    (the longest a key press waits for the engine; chunks aim at half of it)."""
     PLAY_TICK = 0.05
     """Seconds between replay steps when not at full speed (and poll period when paused)."""
     LIVE_BUDGET = 0.05
     """Seconds of queued live batches applied per worker turn."""
-    MIN_CHUNK = 16
+    UI_TURNS = 64
+    """Most loop turns the replay gives the UI between two chunks (see :meth:`_yield_to_ui`)."""
+    MIN_CHUNK = 1
     MAX_CHUNK = 20000
     """Bounds of the replay's rows-per-step at full speed (see :meth:`_fit_chunk`)."""
+    FIRST_CHUNK = 32
+    """Rows of the first full-speed step: small, the rate is not known yet."""
 
     def __init__(
         self,
@@ -117,6 +125,8 @@ class WatchfloorApp(App[int]):
         self._replay_opened_at = replay.clock.now() if replay is not None else None
         self._replay_moved = False
         """Set once the replay has played, stepped or jumped: from then on no prompt is shown."""
+        if replay is not None and isinstance(getattr(replay, "chunk", None), int):
+            replay.chunk = min(replay.chunk, self.FIRST_CHUNK)  # type: ignore[attr-defined]
         for loaded in load_themes(themes_dir).values():
             self.register_theme(loaded)
         self.theme = pick_theme(theme, configured_theme, self.available_themes)
@@ -221,7 +231,11 @@ class WatchfloorApp(App[int]):
 
     @work(group="engine", exclusive=True, name="replay-driver")
     async def _drive_replay(self) -> None:
-        """Apply due replay events; at full speed in chunks of :attr:`STEP_BUDGET`."""
+        """Apply due replay events, at most :attr:`STEP_BUDGET` of work per turn of the loop.
+
+        At full speed, and at any speed when more rows are due than a step applies, it steps
+        again as soon as the UI has had its turn (:meth:`_yield_to_ui`); else it sleeps
+        :attr:`PLAY_TICK` between steps."""
         replay = self.replay
         assert replay is not None
         last = self._monotonic()
@@ -237,13 +251,26 @@ class WatchfloorApp(App[int]):
                         began = self._monotonic()
                         replay.step(elapsed)
                         elapsed = 0.0
-                        self._fit_chunk(self._monotonic() - began)
-                        if self._monotonic() >= deadline:
+                        ended = self._monotonic()
+                        self._fit_chunk(ended - began)
+                        if ended + (ended - began) > deadline:  # another chunk would overrun the turn
                             break
-                    await asyncio.sleep(0)
+                    await self._yield_to_ui()
                 else:
+                    before = getattr(replay, "cursor", None)
+                    began = self._monotonic()
                     replay.step(elapsed)
-                    await asyncio.sleep(self.PLAY_TICK)
+                    took = self._monotonic() - began
+                    chunk = getattr(replay, "chunk", None)
+                    # A step applies at most a chunk: when it did, more rows are due (a fast
+                    # speed over a dense stretch), so go on at once, keys first, as at max.
+                    capped = isinstance(before, int) and isinstance(chunk, int) and replay.cursor - before >= chunk  # type: ignore[attr-defined]
+                    if capped or took > self.STEP_BUDGET:
+                        self._fit_chunk(took)
+                    if capped:
+                        await self._yield_to_ui()
+                    else:
+                        await asyncio.sleep(self.PLAY_TICK)
             else:
                 await asyncio.sleep(self.PLAY_TICK)
             playing = self.replay_playing
@@ -251,18 +278,37 @@ class WatchfloorApp(App[int]):
                 self.post_message(ReplayEnded())
             was_playing = playing
 
+    async def _yield_to_ui(self) -> None:
+        """Give the loop back until the UI has nothing left ready to run.
+
+        A key press travels through several hops (driver, app, screen, the screen's update
+        timer) before it is drawn, each one turn of the event loop. A single ``sleep(0)``
+        between engine chunks lets only one hop through, so a key would wait a chunk per
+        hop; yielding until no other callback is ready lets the whole chain finish first.
+        """
+        ready = getattr(asyncio.get_running_loop(), "_ready", None)  # CPython's run queue
+        for _ in range(self.UI_TURNS):
+            await asyncio.sleep(0)
+            if ready is not None and not ready:
+                return
+
     def _fit_chunk(self, took: float) -> None:
         """Size the replay's full-speed chunk so one step stays within :attr:`STEP_BUDGET`.
 
         One chunk is applied without yielding, so its duration is the worst delay a key press
-        can see; halving on overrun and growing slowly keeps it near the budget on any machine.
+        can see. On an overrun the chunk shrinks at once to what the rate just measured allows
+        (rows cost from microseconds to milliseconds, depending on the watches and detectors:
+        halving from thousands took seconds of blocked keys); it grows by a quarter at most
+        while well under, so one cheap chunk does not make the next one long.
         """
         chunk = getattr(self.replay, "chunk", None)
         if not isinstance(chunk, int):
             return
+        target = self.STEP_BUDGET / 2
         if took > self.STEP_BUDGET and chunk > self.MIN_CHUNK:
-            self.replay.chunk = max(self.MIN_CHUNK, chunk // 2)  # type: ignore[union-attr]
-        elif took < self.STEP_BUDGET / 4 and chunk < self.MAX_CHUNK:
+            fitted = int(chunk * target / took)
+            self.replay.chunk = max(self.MIN_CHUNK, min(chunk // 2, fitted))  # type: ignore[union-attr]
+        elif took < target and chunk < self.MAX_CHUNK:
             self.replay.chunk = min(self.MAX_CHUNK, chunk + max(1, chunk // 4))  # type: ignore[union-attr]
 
     @work(group="engine", exclusive=True, name="live-feeds")
@@ -464,8 +510,20 @@ def run_replay(
 ) -> int:
     """Open the console over a replay session (``watchfloor replay SOURCE...``); see :func:`replay_app`."""
     app = replay_app(session, config, args, start=start, until=until, theme=theme)
+    _settle_memory()
     app.run()
     return app.return_code or 0
+
+
+def _settle_memory() -> None:
+    """Collect once, then exempt what exists from later collections (``gc.freeze``).
+
+    Opening a replay leaves a few hundred thousand long-lived objects (modules, the journal,
+    Textual); a full collection rescans them all, and one that lands in a full-speed replay
+    holds the loop, and so the keys, for tens of milliseconds. Frozen, they are not rescanned.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def run_attached(engine: Any, feeds: Any, queue: asyncio.Queue[Any], config: Any, args: Any, label: str) -> int:

@@ -61,7 +61,7 @@ __all__ = [
 PathArg = str | PathLike[str]
 
 DEFAULT_CHUNK = 2000
-"""Events applied per :meth:`ReplaySession.step` at MAX_SPEED, so a UI stays responsive."""
+"""Most events one :meth:`ReplaySession.step` applies (at any speed), so a UI stays responsive."""
 
 JUMP_ROWS = 500
 """A forward seek loads a checkpoint instead of applying rows when that skips more rows than this."""
@@ -425,9 +425,19 @@ class ReplaySession:
             self._step_chunk()
         else:
             target = self.clock.advance(real_elapsed)
-            self._goto(self.reader.last_seq_at(target), jump=False)
-            self._stepper.tick_through(target)
-            self.clock.position = target
+            due = self.reader.last_seq_at(target)
+            if due - self.cursor > self.chunk:
+                # More rows due than one step may apply (a fast speed over a dense stretch):
+                # apply a chunk, as at MAX_SPEED, and let the clock wait for the rest.
+                stop = self.cursor + self.chunk
+                self._goto(stop, jump=False)
+                t = self.reader.t_of(stop)
+                self.clock.position = t if t is not None else self.clock.position
+                self.clock.playing = True  # advance() stops the clock at the end: rows remain
+            else:
+                self._goto(due, jump=False)
+                self._stepper.tick_through(target)
+                self.clock.position = target
         return self.engine.revision != revision
 
     def _end_seq(self) -> int:

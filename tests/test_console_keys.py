@@ -1,0 +1,123 @@
+"""Keys answered at once during a full-speed replay, and a screen that stays right meanwhile.
+
+Latency itself is a bench figure (bench/key_latency.py), never asserted here. These tests pin
+the behaviour it rests on: the engine gives the UI the loop back between chunks until the UI
+has nothing left to do, a step never applies more than a chunk at any speed, the event log is
+kept incrementally yet shows exactly what a fresh draw shows, a hidden event log catches up
+when it comes into view, and the footer is rebuilt only when its keys change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual import events
+
+from test_console_support import replay_of, screen_text  # noqa: F401 - replay_of is a fixture
+from tui.console.app import WatchfloorApp
+from tui.core.clock import MAX_SPEED, FixedClock
+from tui.core.engine import Engine
+from tui.core.prefixes import Prefix
+from tui.core.watchlist import NORTH_KOREA, Watch, Watchlist
+
+ET_HEADER = "mrt/bgpdump/updates.et-header.2015.gz"
+MRT_2007 = "mrt/bgpdump/updates.20070211.0141.gz"
+BUSY_2007 = Watchlist([
+    NORTH_KOREA,
+    Watch("busy", tuple(Prefix.parse(p) for p in (
+        "12.170.126.0/24", "64.201.12.0/24", "200.189.160.0/24", "193.242.111.0/24", "62.24.238.0/24",
+        "194.88.240.0/23", "194.42.208.0/20", "69.51.0.0/19", "80.67.142.0/23", "201.244.136.0/21",
+    ))),
+])
+"""The busiest prefixes of the 2007 LINX file: a log of thousands of entries."""
+WIDE = Watchlist([NORTH_KOREA, Watch("64/4", prefixes=(Prefix.parse("64.0.0.0/4"),))])
+"""The et-header capture through a /4: a 54k-event replay."""
+
+
+async def _settle(pilot, app) -> None:
+    await pilot.pause()
+    app.redraw_now()
+    await pilot.pause()
+
+
+def _lower_pane(app) -> str:
+    text = screen_text(app)
+    return next((title[0] for title in ("2 Events", "3 DNS", "4 Plot") if f"─ {title}" in text), "")
+
+
+async def test_yielding_to_the_ui_lets_a_whole_chain_of_hops_through():
+    """One key press is several hops (driver, app, screen, update timer): all of them run
+    before the next engine chunk, not one hop per chunk."""
+    engine = Engine(Watchlist([NORTH_KOREA]), FixedClock(1419264000.0))
+    app = WatchfloorApp(engine, wall_clock=lambda: 1419264000.0)
+    async with app.run_test(size=(80, 24)):
+        loop = asyncio.get_running_loop()
+        done: list[int] = []
+
+        def hop(n: int) -> None:
+            done.append(n)
+            if n < 20:
+                loop.call_soon(hop, n + 1)
+
+        loop.call_soon(hop, 1)
+        await app._yield_to_ui()
+        assert done == list(range(1, 21))
+
+
+@pytest.mark.slow
+async def test_pane_key_during_a_full_speed_replay_is_drawn_between_two_chunks(replay_of):
+    session = replay_of(ET_HEADER, WIDE)
+    session.clock.speed = MAX_SPEED
+    app = WatchfloorApp(session.engine, replay=session)
+    steps = 0
+    step = session.step
+
+    def counted(real_elapsed: float) -> bool:
+        nonlocal steps
+        steps += 1
+        return step(real_elapsed)
+
+    session.step = counted  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.action_toggle_play()
+        while session.cursor < 2000:  # well into the replay, the chunk fitted to the budget
+            await asyncio.sleep(0.01)
+        for key in "3423":
+            before = steps
+            # The way a terminal's input thread delivers a key (Pilot.press would wait for idle).
+            app._driver.send_message(events.Key(key, key))
+            while _lower_pane(app) != key and session.clock.playing:
+                await asyncio.sleep(0.002)
+            assert session.clock.playing, "the replay ended before the key was drawn"
+            # Counted in engine chunks, not in milliseconds: the key's hops all ran between two
+            # chunks (here 0 or 1 chunk in between; when each hop waited for a chunk, 9 to 11).
+            assert steps - before <= 4, f"key {key} waited {steps - before} chunks"
+        assert session.cursor < session.last_seq
+
+
+async def test_a_fast_speed_never_applies_more_than_a_chunk_per_step(replay_of):
+    """At 1000x a step once applied everything due at once: the whole capture in one go."""
+    reference = replay_of(ET_HEADER, WIDE)
+    reference.clock.speed = MAX_SPEED
+    reference.play()
+    while reference.clock.playing:
+        reference.step(0.0)
+    session = replay_of(ET_HEADER, WIDE)
+    session.chunk = 500
+    session.clock.speed = 1000.0
+    session.play()
+    steps = 0
+    while session.clock.playing:
+        before = session.cursor
+        session.step(0.05)  # 50 s of data per step at 1000x: more than the whole window
+        assert session.cursor - before <= 500
+        assert session.clock.position <= session.end
+        steps += 1
+    assert steps > session.last_seq // 500  # it took many steps, and it got to the end
+    assert session.cursor == session.last_seq == reference.cursor
+    assert session.clock.position == session.end
+    for prefix in ("175.45.176.0/22", "210.52.109.0/24", "64.0.0.0/4"):
+        assert session.engine.state.visibility(Prefix.parse(prefix)) == reference.engine.state.visibility(Prefix.parse(prefix))
+    assert [e.text for e in session.engine.log] == [e.text for e in reference.engine.log]
