@@ -81,9 +81,9 @@ class MainScreen(ConsoleScreen):
     MainScreen.-compact #pane-visibility { height: auto; max-height: 45%; min-height: 5; }
     MainScreen.-compact #pane-visibility VisibilityTable { height: auto; max-height: 100%; scrollbar-size-horizontal: 0; }
     MainScreen.-compact #pane-events, MainScreen.-compact #pane-dns, MainScreen.-compact #pane-plot { display: none; }
-    MainScreen.-compact.-lower-events #pane-events { display: block; }
-    MainScreen.-compact.-lower-dns #pane-dns { display: block; }
-    MainScreen.-compact.-lower-plot #pane-plot { display: block; }
+    MainScreen.-compact #pane-events.-lower, MainScreen.-compact #pane-dns.-lower, MainScreen.-compact #pane-plot.-lower {
+        display: block;
+    }
     MainScreen #event-filter { display: none; height: 3; }
     MainScreen #event-filter.-open { display: block; }
     MainScreen #dns-hint { display: none; }
@@ -158,9 +158,12 @@ class MainScreen(ConsoleScreen):
         self.set_class(width < COMPACT_WIDTH or height < COMPACT_HEIGHT, "-compact")
 
     def watch_lower(self, lower: str) -> None:
-        """Show the chosen lower pane in the compact layout."""
+        """Show the chosen lower pane in the compact layout.
+
+        The class goes on the panes, not on the screen: a class change restyles the node's
+        whole subtree, and the screen's is every widget on it (tens of milliseconds a key)."""
         for name in ("events", "dns", "plot"):
-            self.set_class(name == lower, f"-lower-{name}")
+            self.query_one(f"#pane-{name}", Pane).set_class(name == lower, "-lower")
 
     def watch_follow(self, follow: bool) -> None:
         """Say in the pane's subtitle whether the log follows."""
