@@ -16,6 +16,7 @@ from textual import events
 
 from test_console_support import replay_of, screen_text  # noqa: F401 - replay_of is a fixture
 from tui.console.app import WatchfloorApp
+from tui.console.screens.base import KeyFooter
 from tui.core.clock import MAX_SPEED, FixedClock
 from tui.core.engine import Engine
 from tui.core.prefixes import Prefix
@@ -121,3 +122,23 @@ async def test_a_fast_speed_never_applies_more_than_a_chunk_per_step(replay_of):
     for prefix in ("175.45.176.0/22", "210.52.109.0/24", "64.0.0.0/4"):
         assert session.engine.state.visibility(Prefix.parse(prefix)) == reference.engine.state.visibility(Prefix.parse(prefix))
     assert [e.text for e in session.engine.log] == [e.text for e in reference.engine.log]
+
+
+async def test_footer_is_rebuilt_only_when_its_keys_change(replay_of):
+    session = replay_of(ET_HEADER)
+    session.seek(session.end)
+    app = WatchfloorApp(session.engine, replay=session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        footer = app.screen.query_one(KeyFooter)
+        assert "Open" in screen_text(app).splitlines()[-1]
+        keys = list(footer.children)
+        await pilot.press("2")  # another table: the same keys
+        await pilot.pause()
+        assert list(footer.children) == keys
+        await pilot.press("4")  # the plot: nothing to open
+        await pilot.pause()
+        assert "Open" not in screen_text(app).splitlines()[-1]
+        await pilot.press("1")
+        await pilot.pause()
+        assert "Open" in screen_text(app).splitlines()[-1]

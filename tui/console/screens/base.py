@@ -14,7 +14,39 @@ from tui.console.widgets.status import ReplayBar, StatusLine
 if TYPE_CHECKING:
     from tui.console.app import WatchfloorApp
 
-__all__ = ["ConsoleScreen"]
+__all__ = ["ConsoleScreen", "KeyFooter"]
+
+
+class KeyFooter(Footer):
+    """Textual's footer, rebuilt only when the keys it shows change.
+
+    Textual's footer recomposes (unmounts and mounts a widget per key) on every focus change,
+    which here is every pane switch, and costs 15-60 ms a time; most switches show the same keys.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: tuple[object, ...] | None = None
+
+    def _signature(self, screen: Screen) -> tuple[object, ...]:
+        """What :meth:`Footer.compose` reads: the bindings it may show, their state and display."""
+        app = self.app
+        keys = tuple(
+            (key, binding.key, app.get_key_display(binding), binding.description, binding.action, binding.group,
+             binding.tooltip, enabled, tooltip)
+            for key, (_, binding, enabled, tooltip) in screen.active_bindings.items()
+            if binding.show or key == app.COMMAND_PALETTE_BINDING
+        )
+        return (*keys, self.compact, self.show_command_palette)
+
+    def bindings_changed(self, screen: Screen) -> None:
+        """Recompose only when what the footer would show differs from what it shows."""
+        if screen is self.screen and screen.app.app_focus:
+            shown = self._signature(screen)
+            if self._bindings_ready and shown == self._shown:
+                return
+            self._shown = shown
+        super().bindings_changed(screen)
 
 
 class ConsoleScreen(Screen):
@@ -28,7 +60,7 @@ class ConsoleScreen(Screen):
 
     def compose_bottom(self) -> ComposeResult:
         """The footer with the most used keys."""
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def watchfloor(self) -> WatchfloorApp:
