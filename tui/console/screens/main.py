@@ -111,6 +111,7 @@ class MainScreen(ConsoleScreen):
         super().__init__()
         self.last_change = LastChange()
         self._plotted: str | None = None
+        self._advice = ""
         self.zones: list[ZoneHealth] = []
         """Every watched zone's DNS verdict, as last drawn (the summary line)."""
 
@@ -191,7 +192,10 @@ class MainScreen(ConsoleScreen):
         hint = self.query_one("#events-hint", Static)
         waiting = app.replay_waiting
         if waiting:
-            hint.update(replay_advice(app.replay_keys(), at_start=app.replay_at_start))
+            advice = replay_advice(app.replay_keys(), at_start=app.replay_at_start)
+            if advice != self._advice:  # its height depends on it: update only when it changes
+                self._advice = advice
+                hint.update(advice)
         hint.set_class(waiting, "-waiting")
 
     def _show_dns_summary(self) -> None:

@@ -81,6 +81,15 @@ def replay_text(
     return head + "[" + "█" * filled + "░" * (bar_width - filled) + "]" + tail
 
 
+def show_line(widget: Static, text: Text) -> None:
+    """Put ``text`` in a one-line widget: nothing when it is what is shown, and never a layout
+    pass (the line's size is fixed by CSS; a layout pass costs the whole screen's)."""
+    if text == getattr(widget, "_shown_text", None):
+        return
+    widget._shown_text = text  # type: ignore[attr-defined]
+    widget.update(text, layout=False)
+
+
 class StatusLine(Static):
     """One line: LIVE/REPLAY, the time, each feed's state and age, open incidents."""
 
@@ -109,7 +118,7 @@ class StatusLine(Static):
         text = Text(no_wrap=True, overflow="ellipsis")
         for piece, state in status_text(mode, now, feeds, findings, self.size.width):
             text.append(piece, style=self.get_component_rich_style(f"status--{state}", partial=True))
-        self.update(text)
+        show_line(self, text)
 
 
 class ReplayBar(Static):
@@ -135,4 +144,4 @@ class ReplayBar(Static):
         self.playing = playing
         self.set_class(bool(prompts), "-prompt")
         text = replay_text(position, start, end, speed, playing, self.size.width or 80, prompts)
-        self.update(Text(text, no_wrap=True, overflow="ellipsis"))
+        show_line(self, Text(text, no_wrap=True, overflow="ellipsis"))
