@@ -16,9 +16,12 @@ from textual import events
 
 from test_console_support import replay_of, screen_text  # noqa: F401 - replay_of is a fixture
 from tui.console.app import WatchfloorApp
+from tui.console.model import LogFilter, filter_log
 from tui.console.screens.base import KeyFooter
+from tui.console.widgets.tables import EventTable
 from tui.core.clock import MAX_SPEED, FixedClock
 from tui.core.engine import Engine
+from tui.core.events import FeedStatus
 from tui.core.prefixes import Prefix
 from tui.core.watchlist import NORTH_KOREA, Watch, Watchlist
 
@@ -122,6 +125,78 @@ async def test_a_fast_speed_never_applies_more_than_a_chunk_per_step(replay_of):
     for prefix in ("175.45.176.0/22", "210.52.109.0/24", "64.0.0.0/4"):
         assert session.engine.state.visibility(Prefix.parse(prefix)) == reference.engine.state.visibility(Prefix.parse(prefix))
     assert [e.text for e in session.engine.log] == [e.text for e in reference.engine.log]
+
+
+async def _fresh_text(session, size, keys=()) -> str:
+    """The screen a console opened now on ``session`` shows (everything drawn from scratch)."""
+    app = WatchfloorApp(session.engine, replay=session)
+    async with app.run_test(size=size) as pilot:
+        await _settle(pilot, app)
+        for key in keys:
+            await pilot.press(key)
+        await pilot.pause()
+        return screen_text(app)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_event_log_kept_incrementally_shows_what_a_fresh_draw_shows(replay_of, size):
+    session = replay_of(MRT_2007, BUSY_2007)
+    app = WatchfloorApp(session.engine, replay=session)
+    async with app.run_test(size=size) as pilot:
+        await _settle(pilot, app)
+        table = app.screen.query_one(EventTable)
+        for count in (3, 40, 7, 250, 1, 600, 2000):  # a few rows, then more than the log shows
+            session.step_events(count)
+            await _settle(pilot, app)
+            wanted = filter_log(session.engine.log, LogFilter())
+            assert list(table.entries.values()) == wanted
+            assert table.row_count == len(wanted)
+        incremental = screen_text(app)
+        await pilot.press("2", "ctrl+end")  # the oldest rows, never in view until now
+        await pilot.pause()
+        scrolled = screen_text(app)
+        assert table.selected is wanted[-1]
+    assert incremental == await _fresh_text(session, size)
+    assert scrolled == await _fresh_text(session, size, ("2", "ctrl+end"))
+    assert wanted[-1].text[:20] in scrolled
+
+
+async def test_scroll_lock_keeps_the_cursor_on_its_event_as_new_ones_arrive(replay_of):
+    session = replay_of(MRT_2007, BUSY_2007)
+    session.step_events(400)
+    app = WatchfloorApp(session.engine, replay=session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        table = app.screen.query_one(EventTable)
+        await pilot.press("2", "down", "down", "down")
+        assert not app.screen.follow
+        reading = table.selected
+        session.step_events(30)
+        await _settle(pilot, app)
+        assert table.selected is reading
+        assert table.cursor_row == list(table.entries.values()).index(reading) > 3
+        assert reading.text[:20] in screen_text(app)  # and it is in view
+
+
+async def test_time_column_widens_for_an_older_event_arriving_out_of_view():
+    """A live feed may deliver an event from another day behind newer ones: its full date
+    widens the time column even while it sits below the view, as a fresh draw would."""
+    day = 1419264000.0  # 2014-12-22T16:00:00Z
+    engine = Engine(Watchlist([NORTH_KOREA]), FixedClock(day))
+    app = WatchfloorApp(engine, wall_clock=lambda: day + 600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        engine.ingest([FeedStatus(day + i, "ris_live", "up", f"message {i}") for i in range(40)])
+        await _settle(pilot, app)
+        engine.ingest([FeedStatus(day - 86400, "ris_live", "up", "from yesterday")])
+        engine.ingest([FeedStatus(day + 100 + i, "ris_live", "up", f"later {i}") for i in range(30)])
+        await _settle(pilot, app)
+        table = app.screen.query_one(EventTable)
+        assert table.columns[table.ordered_columns[0].key].content_width == len("2014-12-21T16:00:00Z")
+        incremental = screen_text(app)
+        fresh = WatchfloorApp(engine, wall_clock=lambda: day + 600)
+    async with fresh.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, fresh)
+        assert screen_text(fresh) == incremental
 
 
 async def test_footer_is_rebuilt_only_when_its_keys_change(replay_of):
