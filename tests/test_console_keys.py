@@ -199,6 +199,28 @@ async def test_time_column_widens_for_an_older_event_arriving_out_of_view():
         assert screen_text(fresh) == incremental
 
 
+async def test_hidden_event_log_catches_up_when_shown(replay_of):
+    session = replay_of(MRT_2007, BUSY_2007)
+    app = WatchfloorApp(session.engine, replay=session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        await pilot.press("3")  # the DNS pane below: the event log is hidden
+        session.step_events(500)
+        await _settle(pilot, app)
+        table = app.screen.query_one(EventTable)
+        newest = session.engine.log[-1]
+        await pilot.press("2")
+        await pilot.pause()
+        assert table.selected is newest and table.cursor_row == 0
+        assert list(table.entries.values()) == filter_log(session.engine.log, LogFilter())
+        await pilot.press("4", "z")  # the plot maximised hides the log too
+        session.step_events(50)
+        await _settle(pilot, app)
+        await pilot.press("z", "2")
+        await pilot.pause()
+        assert table.selected is session.engine.log[-1]
+
+
 async def test_footer_is_rebuilt_only_when_its_keys_change(replay_of):
     session = replay_of(ET_HEADER)
     session.seek(session.end)

@@ -112,6 +112,8 @@ class MainScreen(ConsoleScreen):
         self.last_change = LastChange()
         self._plotted: str | None = None
         self._advice = ""
+        self._events_stale = False
+        """The event log was hidden at the last redraw, so it shows an older log."""
         self.zones: list[ZoneHealth] = []
         """Every watched zone's DNS verdict, as last drawn (the summary line)."""
 
@@ -153,6 +155,7 @@ class MainScreen(ConsoleScreen):
     def on_resize(self, event: Resize) -> None:
         """Switch between the grid and the stacked layout."""
         self._layout_for(event.size.width, event.size.height)
+        self._catch_up()
         self.call_after_refresh(self._show_dns_summary)
 
     def _layout_for(self, width: int, height: int) -> None:
@@ -165,6 +168,11 @@ class MainScreen(ConsoleScreen):
         whole subtree, and the screen's is every widget on it (tens of milliseconds a key)."""
         for name in ("events", "dns", "plot"):
             self.query_one(f"#pane-{name}", Pane).set_class(name == lower, "-lower")
+        self._catch_up()
+
+    def watch_maximized(self) -> None:
+        """A zoom in or out may bring the event log into view."""
+        self._catch_up()
 
     def watch_follow(self, follow: bool) -> None:
         """Say in the pane's subtitle whether the log follows."""
@@ -220,8 +228,10 @@ class MainScreen(ConsoleScreen):
         self.last_change.update(engine.log)
         visibility = self.query_one(VisibilityTable)
         visibility.show(visibility_rows(engine, self.last_change), app.now())
-        events = self.query_one(EventTable)
-        events.show(filter_log(engine.log, self.log_filter), follow=self.follow, now=app.now())
+        if self._events_in_view():
+            self._show_events()
+        else:
+            self._events_stale = True  # drawn when it comes into view (:meth:`_catch_up`)
         core_rows = core_dns_rows(engine)
         rows = dns_rows(engine, core_rows)
         self.query_one("#dns-hint").set_class(not rows, "-empty")
@@ -230,6 +240,24 @@ class MainScreen(ConsoleScreen):
         self._show_dns_summary()
         self._update_events_subtitle()
         self.refresh_plot(force=True)
+
+    def _show_events(self) -> None:
+        app = self.watchfloor
+        self._events_stale = False
+        self.query_one(EventTable).show(filter_log(app.engine.log, self.log_filter), follow=self.follow, now=app.now())
+
+    def _events_in_view(self) -> bool:
+        """Whether the event log is on screen (not the hidden lower pane, nor behind a zoom)."""
+        pane = self.query_one("#pane-events", Pane)
+        if not pane.display:
+            return False
+        maximized = self.maximized
+        return maximized is None or maximized is pane or maximized in pane.children
+
+    def _catch_up(self) -> None:
+        """The event log comes into view: draw what it missed while hidden."""
+        if self._events_stale and self.is_mounted and self._events_in_view():
+            self._show_events()
 
     def refresh_plot(self, *, force: bool = False) -> None:
         """Plot the prefix under the visibility cursor."""
