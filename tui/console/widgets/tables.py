@@ -30,9 +30,8 @@ from tui.console.model import (
     VisibilityRow,
     fit_columns,
     format_ts,
-    time_label,
 )
-from tui.console.text import plain, shorten
+from tui.console.text import clean, plain, shorten
 from tui.core.clock import format_duration
 from tui.core.engine import LogEntry
 
@@ -257,8 +256,9 @@ class EventTable(StateTable):
 
     Redrawn up to ten times a second while a replay runs at full speed, with hundreds of rows
     moving each time, so it is kept incrementally: row *i* of the table is the *i*-th newest
-    entry (row keys are positions), each entry's cells are built once, and only the rows in
-    view are written (:meth:`_fill`; rows scrolled into view are written as they come). The
+    entry (row keys are positions), each entry's texts are made once and its cells only when
+    first written, and only the rows in view are written (:meth:`_fill`; rows scrolled into
+    view are written as they come). The
     row count, and so the scrollbar and the virtual size, change only when the number of
     entries does. Clearing and re-adding ~300 rows instead cost tens of milliseconds a redraw
     (DataTable measures every new cell) and, in a full-speed replay, a quarter of the console's
@@ -287,26 +287,27 @@ class EventTable(StateTable):
         self.entries: dict[str, LogEntry] = {}
         """Shown entries by row key (``"0"`` is the newest), in row order."""
         self._order: list[LogEntry] = []
-        self._cells: dict[int, tuple[LogEntry, str, Cells, tuple[int, ...]]] = {}
-        """Per entry (by id): the entry, the day its time was formatted for, its cells, their widths."""
-        self._want: list[Cells] = []
-        """What each row should show."""
-        self._held: list[Cells | None] = []
+        self._rows: dict[int, _LogRow] = {}
+        """Each shown entry's row, by ``id(entry)`` (the row holds the entry, so the id is its)."""
+        self._want: list[_LogRow] = []
+        """What each row of the table should show."""
+        self._held: list[_LogRow | None] = []
         """What each row of the DataTable holds now (None: not written yet)."""
 
-    def _row_cells(self, entry: LogEntry, day: str, now: float | None) -> tuple[Cells, tuple[int, ...]]:
-        cached = self._cells.get(id(entry))
-        if cached is not None and cached[0] is entry and cached[1] == day:
-            return cached[2], cached[3]
-        style = self.style_for({"info": "info"}.get(entry.severity, entry.severity))
-        cells = (
-            plain(time_label(entry.ts, now)),
-            Text(SEVERITY_SYMBOL.get(entry.severity, entry.severity), style=style),
-            plain(shorten(entry.watch, 12) or "-"),
-            plain(entry.text),
-        )
-        widths = tuple(cell_len(cell.plain) for cell in cells)
-        return cells, widths
+    def _row_for(self, entry: LogEntry, day: str) -> _LogRow:
+        row = self._rows.get(id(entry))
+        if row is not None and row.entry is entry and row.day == day:
+            return row
+        return _LogRow(entry, day)
+
+    def _cells_of(self, row: _LogRow) -> Cells:
+        """The row's cells, built the first time it is written."""
+        if row.cells is None:
+            severity = row.entry.severity
+            style = self.style_for({"info": "info"}.get(severity, severity))
+            time, symbol, watch, text = row.texts
+            row.cells = (plain(time), Text(symbol, style=style), plain(watch), plain(text))
+        return row.cells
 
     def show(self, entries: Sequence[LogEntry], *, follow: bool, now: float | None = None) -> None:
         """Show ``entries`` (newest first); with ``follow`` the cursor sits on the newest.
@@ -316,23 +317,23 @@ class EventTable(StateTable):
         entries = list(entries)
         day = format_ts(now)[:10] if now is not None else ""
         if len(entries) == len(self._order) and all(a is b for a, b in zip(entries, self._order, strict=True)) and (
-            not entries or self._cells.get(id(entries[0]), (None, day))[1] == day
+            not entries or self._rows[id(entries[0])].day == day
         ):
             self._keep_cursor(None, follow)
             return
         keep = None if follow else self.selected
-        cells: dict[int, tuple[LogEntry, str, Cells, tuple[int, ...]]] = {}
-        want: list[Cells] = []
+        rows: dict[int, _LogRow] = {}
+        want: list[_LogRow] = []
         widest = [0] * len(self.COLUMNS)
         widest_row = [0] * len(self.COLUMNS)
         for position, entry in enumerate(entries):
-            row, widths = self._row_cells(entry, day, now)
-            cells[id(entry)] = (entry, day, row, widths)
+            row = self._row_for(entry, day)
+            rows[id(entry)] = row
             want.append(row)
-            for column, width in enumerate(widths):
+            for column, width in enumerate(row.widths):
                 if width > widest[column]:
                     widest[column], widest_row[column] = width, position
-        self._cells = cells
+        self._rows = rows
         self._order = entries
         self._want = want
         self.entries = {str(position): entry for position, entry in enumerate(entries)}
@@ -343,7 +344,7 @@ class EventTable(StateTable):
             self._held = []
             shown = 0
         for position in range(shown, len(want)):
-            self.add_row(*want[position], key=str(position))
+            self.add_row(*self._cells_of(want[position]), key=str(position))
         self._held = self._held[:shown] + list(want[shown:])
         # A column widens when some row, in view or not, holds a wider cell: write that cell
         # now and let DataTable take its width (it measures only the cells it is told to).
@@ -351,7 +352,8 @@ class EventTable(StateTable):
             if want and widest[column] > self.columns[ColumnKey(key)].content_width:
                 position = widest_row[column]
                 if position < shown:
-                    self.update_cell(str(position), key, want[position][column], update_width=True)
+                    cell = self._cells_of(want[position])[column]
+                    self.update_cell(str(position), key, cell, update_width=True)
                     self._held[position] = None  # its other cells may still be old ones
         self._keep_cursor(keep, follow)
         self._fill_view()
@@ -389,7 +391,7 @@ class EventTable(StateTable):
             if held[position] is row:
                 continue
             key = str(position)
-            for column, cell in zip(columns, row, strict=True):
+            for column, cell in zip(columns, self._cells_of(row), strict=True):
                 self.update_cell(key, column, cell)
             held[position] = row
 
@@ -414,6 +416,27 @@ class EventTable(StateTable):
         entry = self.entries.get(event.row_key.value or "")
         if entry is not None:
             self.post_message(self.EventChosen(self, entry))
+
+
+class _LogRow:
+    """One entry of the event log as the table shows it: its texts and their widths at once
+    (columns are as wide as their widest cell), its cells only once it is written."""
+
+    __slots__ = ("entry", "day", "texts", "widths", "cells")
+
+    def __init__(self, entry: LogEntry, day: str) -> None:
+        self.entry = entry
+        self.day = day
+        """The UTC day (``YYYY-MM-DD``) the time was written for: that day shows only the time."""
+        full = format_ts(entry.ts)
+        self.texts = (
+            clean(full[11:] if day and full[:10] == day else full),
+            SEVERITY_SYMBOL.get(entry.severity, entry.severity),
+            clean(shorten(entry.watch, 12) or "-"),
+            clean(entry.text),
+        )
+        self.widths = tuple(len(text) if text.isascii() else cell_len(text) for text in self.texts)
+        self.cells: Cells | None = None
 
 
 class DnsTable(StateTable):
