@@ -22,7 +22,7 @@ from tui.core.events import (
 from tui.core.prefixes import Prefix
 from tui.core.routes import PeerStatus
 from tui.core.watchlist import Watch, Watchlist
-from tui.feeds.ris_live import RisLiveParseError, excerpt, parse_message, read_capture
+from tui.feeds.ris_messages import RisLiveParseError, excerpt, parse_message, read_capture
 
 LIBBGPSTREAM = "ris-live/libbgpstream/ris-live-stream.json"
 AS_SET = "ris-live/morrowc-rislive/fail-as-set.ndjson"

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from tui.feeds.live import LiveRun
 
-__all__ = ["Driver", "SetupError", "build_engine", "detectors_for", "listen_for", "load_vrps"]
+__all__ = ["Driver", "SetupError", "build_engine", "detectors_for", "listen", "listen_for", "load_vrps"]
 
 
 class SetupError(Exception):
@@ -179,6 +179,14 @@ class Driver:
         self.batches += 1
         if self.after_batch is not None:
             self.after_batch(batch)
+
+
+def listen(seconds: float, watchlist: Watchlist, config: Config, **options: Any) -> LiveRun:
+    """:func:`listen_for` from synchronous code (``snapshot --live``), in an event loop of its own.
+
+    Here rather than in the command so that a snapshot of files never imports asyncio.
+    """
+    return asyncio.run(listen_for(seconds, watchlist, config, **options))
 
 
 async def listen_for(

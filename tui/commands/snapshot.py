@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
 import json
+import os
 import sys
 import unicodedata
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
@@ -283,7 +282,7 @@ def _json_origins(origins: list[int | list[int]]) -> str:
 
 def write_json(data: dict[str, Any], out: TextIO) -> None:
     """``snapshot --json``: ``data`` as indented JSON, with whole-table listings streamed into it."""
-    token = uuid.uuid4().hex
+    token = os.urandom(16).hex()  # marks where the streamed listings go; never in real data
     listings: list[TableListing] = []
 
     def placeholder(value: Any) -> Any:
@@ -426,9 +425,9 @@ def _listen(args: argparse.Namespace, watchlist: Watchlist, config: Any) -> Any:
     url = getattr(args, "ris_live_url", None)
     if url and not url.startswith(("ws://", "wss://")):
         raise UsageError(f"--ris-live-url {url!r} is not a ws:// or wss:// URL")
-    from tui.runtime import listen_for  # the live feeds (asyncio, websockets, httpx) only here
+    from tui.runtime import listen  # the live feeds (asyncio, websockets, httpx) only here
 
-    return asyncio.run(listen_for(seconds, watchlist, config, ris_live_url=url or None, initial_wait=initial_wait))
+    return listen(seconds, watchlist, config, ris_live_url=url or None, initial_wait=initial_wait)
 
 
 def build_state(sources: Sequence[str], watchlist: Watchlist, at: float | None) -> Engine:

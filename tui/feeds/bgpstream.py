@@ -50,7 +50,7 @@ from tui.feeds.http import (
     retry_after_seconds,
     safe_url,
 )
-from tui.feeds.ris_live import excerpt
+from tui.feeds.ris_messages import excerpt
 
 if TYPE_CHECKING:
     from tui.core.watchlist import Watchlist

@@ -55,7 +55,7 @@ from tui.feeds.http import (
     get_with_retries,
     safe_url,
 )
-from tui.feeds.ris_live import excerpt
+from tui.feeds.ris_messages import excerpt
 
 __all__ = [
     "RipestatError",

@@ -27,7 +27,7 @@ from pathlib import Path
 from tui.core.events import Event
 from tui.core.watchlist import Watchlist
 from tui.feeds.mrt import compression_of, open_decompressed, read_mrt_files
-from tui.feeds.ris_live import read_capture
+from tui.feeds.ris_messages import read_capture
 from tui.journal.store import SQLITE_MAGIC, JournalError, read_journal
 
 __all__ = ["EXPECTED", "SourceError", "SourceKind", "open_sources", "sniff"]
