@@ -122,6 +122,53 @@ def test_checkpoints_follow_data_time_and_close(tmp_path):
         assert last.data["timeline"] == engine.timeline.to_snapshot()
 
 
+def _checkpoints_of_a_real_table(path, **options):
+    """Record the et-header capture's table (whole-table watch) with a checkpoint every 100k changes."""
+    from tests.conftest import shared_file
+    from tui.commands.snapshot import WHOLE_TABLE
+    from tui.journal.sources import open_sources
+
+    watchlist = Watchlist([NORTH_KOREA, WHOLE_TABLE])
+    engine = Engine(watchlist, FixedClock())
+    with JournalWriter(path, watchlist=watchlist, checkpoint_changes=100_000, background=False, **options) as writer:
+        writer.attach(engine)
+        for batch in open_sources([shared_file("mrt/bgpdump/updates.et-header.2015.gz")], watchlist):
+            engine.ingest(batch)
+            writer.append(batch)
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute("SELECT seq, t, payload FROM checkpoints ORDER BY seq").fetchall(), engine
+    finally:
+        connection.close()
+
+
+def test_checkpoints_compressed_in_a_thread_are_those_compressed_inline(tmp_path):
+    threaded, engine = _checkpoints_of_a_real_table(tmp_path / "threaded.journal")
+    inline, _ = _checkpoints_of_a_real_table(tmp_path / "inline.journal", compress_in_thread=False)
+    assert len(threaded) >= 4  # 577k announcements: one once 100k changes have passed (at a batch end), one at close
+    assert threaded == inline
+    with JournalReader(tmp_path / "threaded.journal") as reader:
+        last = reader.checkpoint_at_or_before(threaded[-1][0])
+        assert last is not None and last.data["engine"]["state"] == engine.checkpoint()["state"]
+
+
+def test_a_checkpoint_that_cannot_be_compressed_is_a_journal_error(tmp_path, monkeypatch):
+    import tui.journal.store as store
+
+    def fail(frame, level=1):
+        raise MemoryError("no room to compress")
+
+    monkeypatch.setattr(store, "compress_checkpoint", fail)
+    engine = Engine(WATCHLIST, FixedClock())
+    writer = JournalWriter(tmp_path / "j.journal", watchlist=WATCHLIST, checkpoint_interval=30.0, background=False)
+    engine.recorder = writer
+    writer.attach(engine)
+    engine.ingest([announce(0.0, "192.0.2.1", NK)])
+    engine.ingest([announce(40.0, "192.0.2.2", NK)])  # a checkpoint is due: compressing starts, fails
+    with pytest.raises(JournalError, match="checkpoint at row 2 could not be compressed: no room to compress"):
+        writer.close()
+
+
 def test_commits_at_least_every_commit_interval_of_appending(tmp_path):
     path = tmp_path / "j.journal"
     clock = TickingClock()

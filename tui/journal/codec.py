@@ -26,7 +26,10 @@ from tui.core.attributes import PathAttributes
 from tui.core.events import BulkRoutes, Event, EventDecodeError, event_from_dict, event_to_json
 from tui.core.wirekeys import WireKeyError, join_wire_keys, split_wire_keys
 
-__all__ = ["BULK_TAG", "CodecError", "decode_checkpoint", "decode_event", "encode_checkpoint", "encode_event"]
+__all__ = [
+    "BULK_TAG", "CodecError", "checkpoint_frame", "compress_checkpoint", "decode_checkpoint", "decode_event",
+    "encode_checkpoint", "encode_event",
+]
 
 BULK_TAG = 0x42
 """First byte (``B``) of a packed :class:`BulkRoutes` row."""
@@ -108,6 +111,16 @@ def _decode_bulk(payload: bytes) -> BulkRoutes:
 
 def encode_checkpoint(data: dict[str, Any], level: int = 1) -> bytes:
     """One checkpoint as stored: zlib of a JSON header and the binary sections it refers to."""
+    return compress_checkpoint(checkpoint_frame(data), level)
+
+
+def checkpoint_frame(data: dict[str, Any]) -> bytes:
+    """The uncompressed form of a checkpoint: a JSON header, then the binary sections it refers to.
+
+    Apart from :func:`compress_checkpoint` so that a writer can frame the checkpoint while the
+    state is still that of its moment and leave the compression (nine tenths of the cost of
+    encoding a whole table, done by zlib without the GIL) to another thread.
+    """
     sections: list[bytes] = []
 
     def refer(value: Any) -> Any:
@@ -120,7 +133,13 @@ def encode_checkpoint(data: dict[str, Any], level: int = 1) -> bytes:
     parts = [_MAGIC, _LENGTH.pack(len(header)), header]
     for section in sections:
         parts += [_LENGTH.pack(len(section)), section]
-    return zlib.compress(b"".join(parts), level)
+    return b"".join(parts)
+
+
+def compress_checkpoint(frame: bytes, level: int = 1) -> bytes:
+    """A :func:`checkpoint_frame` as stored (zlib; level 1: a whole table's keys barely compress
+    further, and a checkpoint is written while events flow)."""
+    return zlib.compress(frame, level)
 
 
 def decode_checkpoint(stored: bytes) -> dict[str, Any]:

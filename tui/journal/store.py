@@ -19,6 +19,9 @@ Layout (schema version :data:`SCHEMA_VERSION`):
   the route table as a few compressed byte columns), whenever ``checkpoint_interval`` seconds
   of data time or ``checkpoint_changes`` route changes passed since the previous one, whichever
   comes first: a whole table that arrives within a minute still gets checkpoints all along it.
+  A checkpoint is framed when it is taken and compressed in a thread of its own (zlib works
+  without the GIL) while the rows after it are stored; it is inserted with the rows that follow
+  it, and always before a ``checkpoint()`` call or ``close`` returns.
   Seeking to T = restore the last checkpoint with ``t <= T``, then apply the rows after it.
 
 Journals of schema version 1 (JSON rows, JSON checkpoints of the old route mirrors) are still
@@ -71,7 +74,14 @@ from tui.core.events import (
 )
 from tui.core.prefixes import Prefix, PrefixError
 from tui.core.watchlist import Watchlist
-from tui.journal.codec import CodecError, decode_checkpoint, decode_event, encode_checkpoint, encode_event
+from tui.journal.codec import (
+    CodecError,
+    checkpoint_frame,
+    compress_checkpoint,
+    decode_checkpoint,
+    decode_event,
+    encode_event,
+)
 
 try:
     import fcntl
@@ -255,6 +265,9 @@ class JournalWriter:
     ``checkpoint_interval`` seconds past the previous checkpoint, or that brings the route
     changes since it (a route event is one; bulk routes count each prefix) to
     ``checkpoint_changes``; never mid-batch, and on close.
+
+    ``background`` runs the thread that commits during quiet spells; ``compress_in_thread``
+    compresses each checkpoint in a thread of its own (``False``: inline, as it is taken).
     """
 
     def __init__(
@@ -268,6 +281,7 @@ class JournalWriter:
         clock: Callable[[], float] = time.monotonic,
         background: bool = True,
         durable: bool = False,
+        compress_in_thread: bool = True,
     ) -> None:
         self.path = Path(path)
         self.watchlist = watchlist
@@ -312,6 +326,9 @@ class JournalWriter:
         self._next_checkpoint_t: float | None = None if cp is None else cp + checkpoint_interval
         self._changes = 0
         """Route changes appended since the last checkpoint."""
+        self._compressing: _Compression | None = None
+        """The last checkpoint taken, while a thread compresses it (at most one at a time)."""
+        self._compress_in_thread = compress_in_thread
         self.appended = 0
         """Events appended by this writer (committed or not)."""
         self.committed = 0
@@ -366,6 +383,8 @@ class JournalWriter:
             due = batch_t >= self._next_checkpoint_t or self._changes >= self.checkpoint_changes
             if due and self._checkpoint_source is not None:
                 self._write_checkpoint()
+            else:
+                self._store_compressed(wait=False)
             if self._clock() - self._last_commit >= self.commit_interval:
                 self._commit()
 
@@ -381,14 +400,33 @@ class JournalWriter:
             if self._checkpoint_source is not None and self.last_seq and self.last_t is not None:
                 self._begin()
                 self._write_checkpoint()
+                self._store_compressed(wait=True)
 
     def _write_checkpoint(self) -> None:
         assert self._checkpoint_source is not None and self.last_t is not None
-        payload = encode_checkpoint(self._checkpoint_source())
-        self._conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (self.last_seq, self.last_t, payload))
+        # Framed here, while the state is that of this row; compressed by zlib in a thread of
+        # its own (it releases the GIL), while the rows after it go on being read and stored.
+        frame = checkpoint_frame(self._checkpoint_source())
+        self._store_compressed(wait=True)
+        job = _Compression(self.last_seq, self.last_t, frame)
+        if self._compress_in_thread:
+            self._compressing = job.start()
+        else:
+            self._insert_checkpoint(job.run())
         self.checkpoints += 1
         self._next_checkpoint_t = self.last_t + self.checkpoint_interval
         self._changes = 0
+
+    def _store_compressed(self, *, wait: bool) -> None:
+        """Insert the checkpoint being compressed once it is (at once with ``wait``)."""
+        job = self._compressing
+        if job is not None and (wait or job.done()):
+            self._compressing = None
+            self._begin()
+            self._insert_checkpoint(job.result(self.path))
+
+    def _insert_checkpoint(self, job: _Compression) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (job.seq, job.t, job.payload))
 
     # -- transactions ---------------------------------------------------------------------------
 
@@ -398,6 +436,7 @@ class JournalWriter:
             self._in_transaction = True
 
     def _commit(self) -> None:
+        self._store_compressed(wait=False)
         if self._in_transaction:
             self._conn.execute("COMMIT")
             self._in_transaction = False
@@ -430,6 +469,7 @@ class JournalWriter:
                 return
             if checkpoint:
                 self.checkpoint()
+            self._store_compressed(wait=True)
             self._commit()
             self._closed = True
         self._stop.set()
@@ -443,6 +483,40 @@ class JournalWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Compression:
+    """One checkpoint's frame (row ``seq``, time ``t``) being compressed, inline or in a thread."""
+
+    def __init__(self, seq: int, t: float, frame: bytes) -> None:
+        self.seq, self.t = seq, t
+        self._frame = frame
+        self.payload = b""
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> _Compression:
+        try:
+            self.payload = compress_checkpoint(self._frame)
+        except BaseException as exc:  # handed to the writer's thread, raised there by result()
+            self._error = exc
+        self._frame = b""
+        return self
+
+    def start(self) -> _Compression:
+        self._thread = threading.Thread(target=self.run, name="journal-checkpoint", daemon=True)
+        self._thread.start()
+        return self
+
+    def done(self) -> bool:
+        return self._thread is None or not self._thread.is_alive()
+
+    def result(self, path: Path) -> _Compression:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise JournalError(f"{path}: checkpoint at row {self.seq} could not be compressed: {self._error}")
+        return self
 
 
 def checkpoint_of(engine: Any, *, with_table: bool = True) -> dict[str, Any]:
