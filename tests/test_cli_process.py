@@ -45,6 +45,23 @@ def test_version_prints_the_version_and_exits_0(tmp_path):
     assert (done.returncode, done.stdout, done.stderr) == (0, f"watchfloor {tui.__version__}\n", "")
 
 
+def test_a_reader_that_stops_early_ends_the_command_quietly_with_0(tmp_path):
+    """`watchfloor snapshot FILE --all --json | head`: no traceback when head has had enough."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui", "snapshot", str(shared_file(ET_HEADER)), "--all", "--json"],
+        cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(100).startswith(b"{")  # 45 MB would follow: far more than a pipe holds
+    proc.stdout.close()
+    try:
+        err = proc.stderr.read()
+        proc.wait(timeout=PATIENCE)
+    finally:
+        proc.kill()
+    assert (proc.returncode, err.decode()) == (0, "")
+
+
 def _first_line(proc: subprocess.Popen[str]) -> str:
     """The child's first line of output, waiting at most PATIENCE for it (or fail, saying why)."""
     assert proc.stdout is not None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -149,6 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.outcome_codes = OUTCOME_CODES
     try:
         result = args.func(args)
+    except BrokenPipeError:
+        # The reader went away (`watchfloor snapshot ... | head`): it has what it wanted. Before
+        # `except Exception`, which it is one of; stdout goes to /dev/null so that the flush at
+        # exit does not fail again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:
         known = _known_error(exc)
         if known is None:
@@ -159,6 +166,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("watchfloor: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_OK
     return exit_code_for(result)
