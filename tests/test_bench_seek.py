@@ -81,3 +81,10 @@ def test_each_console_visits_its_targets_every_pass_never_twice_in_a_row(count: 
         assert all(a != b for a, b in zip(sequence, sequence[1:], strict=False))
         moves = [b.ts > a.ts for a, b in zip(sequence, sequence[1:], strict=False)]
         assert True in moves and False in moves
+
+
+def test_a_seek_landing_where_the_last_one_did_is_dropped() -> None:
+    a, b, c = (seek.Target(n, START + offset, n) for n, offset in (("a", 20.0), ("b", 22.0), ("c", 30.0)))
+    # b lands where a did (as when a detector tick leaves the clock on a whole second); c does not.
+    assert seek.drop_unseen([a, b, c], [a.ts, a.ts, c.ts], FACTS) == [a, c]
+    assert seek.drop_unseen([a, b, c], [a.ts, b.ts, c.ts], FACTS) == [a, b, c]
