@@ -54,6 +54,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import functools
+import gc
 import json
 import os
 import random
@@ -290,6 +291,10 @@ def classify(journal: Path, whole_table: bool, consoles: list[list[float]]) -> l
         session = ReplaySession.open(str(journal), watchlist, detectors=detectors_for(config, watchlist))
         restores, file_reads = _watch_restores(session)
         done = []
+        # As the console settles its memory before it runs (tui/console/app.py _settle_memory):
+        # else collections rescanning the previous sessions' tables land in these seeks.
+        gc.collect()
+        gc.freeze()
         with session:
             for ts in seeks:
                 restores.clear()
@@ -307,6 +312,9 @@ def classify(journal: Path, whole_table: bool, consoles: list[list[float]]) -> l
                     "rows": session.cursor - base, "inner_s": seconds, "landed": session.clock.now(),
                 })
         out.append(done)
+        del session, restores, file_reads
+        gc.unfreeze()
+        gc.collect()
     return out
 
 
