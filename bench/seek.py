@@ -660,7 +660,7 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(scratch_dir)
         env = checkout_environment(scratch / "config")
         loads: dict[str, Any] = {"start": os.getloadavg()}
-        if "snapshot" in parts:
+        if "snapshot" in parts and cli.STARTUP_SOURCE.exists():  # the probe's file, as cli.run has it
             cli.last_startup = cli.measure_startup(runs, env, scratch)
             results["startup"] = asdict(cli.last_startup)
         # The targets are drawn from the whole-table journal's rows (where its table fills up)
