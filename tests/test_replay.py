@@ -149,6 +149,8 @@ def test_seek_to_any_time_equals_playing_every_event_up_to_it(tmp_path):
             seeking.seek(times[-1])  # far forward first, then back: exercises the restore path
             seeking.seek(target)
             assert seeking.cursor == linear.cursor
+            # Where the seek lands, not the last detector tick before it (1030.2: ticks at 1030).
+            assert seeking.clock.position == pytest.approx(target)
             assert full_state(seeking.engine) == full_state(linear.engine), target
 
 

@@ -463,6 +463,8 @@ class ReplaySession:
         position = self.clock.seek(ts)
         if ts >= self.clock.start:
             self._stepper.tick_through(position)
+            # Each tick put the clock at its own time; the seek lands where it was asked to.
+            self.clock.position = position
 
     def step_events(self, n: int) -> None:
         """Move by ``n`` events (back when negative); the clock goes to the last applied row."""
