@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tui.commands import Outcome
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("WATCHFLOOR_SHARED", REPO.parent / "shared")).resolve()
@@ -35,6 +39,20 @@ class EventLog:
 
     def append(self, events) -> None:
         self.events.extend(events)
+
+
+async def run_collector_until(collector, ready: Callable[[], bool]) -> None:
+    """Run ``collector`` until ``ready()`` holds (or it ends by itself), then stop it: it must end OK.
+
+    ``ready`` is asked every 0.1 s for up to a minute (a bound for a slow machine, not a timing).
+    """
+    task = asyncio.create_task(collector.run())
+    for _ in range(600):
+        if ready() or task.done():
+            break
+        await asyncio.sleep(0.1)
+    collector.request_stop()
+    assert await asyncio.wait_for(task, 30) is Outcome.OK
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from real_cases import CONFIG_2007, MRT_2007
-from tests.conftest import REPO, EventLog, shared_file
+from tests.conftest import REPO, EventLog, run_collector_until, shared_file
 from tui.cli import main
 from tui.commands import Outcome
 from tui.commands.collect import Collector
@@ -200,7 +200,6 @@ enabled = false
         said: list[str] = []
         collector = Collector(config, config.watchlist(), dns=False, clock=clock, sinks=[], say=said.append,
                               install_signals=False)
-        task = asyncio.create_task(collector.run())
 
         def done() -> bool:
             engine = collector.engine
@@ -208,12 +207,7 @@ enabled = false
                 f.kind == "feed_down" and f.state == "close" for f in engine.findings.values()
             ) and len([f for f in engine.findings.values() if f.kind == "subprefix_hijack"]) == 6
 
-        for _ in range(600):  # waits for the data, up to a minute on a slow machine
-            if done() or task.done():
-                break
-            await asyncio.sleep(0.1)
-        collector.request_stop()
-        assert await asyncio.wait_for(task, 30) is Outcome.OK
+        await run_collector_until(collector, done)
     engine = collector.engine
     hijacks = sorted(f.subject for f in engine.findings.values() if f.kind == "subprefix_hijack")
     assert hijacks == [f"{p} AS267161" for p in ("45.230.136.0/23", "45.230.136.0/24", "45.230.137.0/24",

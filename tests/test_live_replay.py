@@ -10,14 +10,11 @@ findings and the same event log as the live engine had: the expansion travels in
 
 from __future__ import annotations
 
-import asyncio
-
-from tests.conftest import shared_file
+from tests.conftest import run_collector_until, shared_file
 from tests.servers.http_server import LoopbackHTTP
 from tests.servers.ripestat_server import FakeRipestat
 from tests.servers.ris_live_server import FakeRisLive, Hold, Send, WaitSubscriptions
 from tests.test_ris_live_feeds import NOW, WATCHED, WITHDRAW
-from tui.commands import Outcome
 from tui.commands.collect import Collector
 from tui.config import parse_config
 from tui.core.clock import MAX_SPEED, FixedClock
@@ -60,7 +57,6 @@ cache_dir = "{tmp_path / 'cache'}"
             assert not config.watchlist().prefixes()  # nothing to watch but what RIPEstat finds
             collector = Collector(config, config.watchlist(), journal=str(journal), dns=False, clock=FixedClock(NOW + 10),
                                   sinks=[], install_signals=False, say=lambda text: None)
-            task = asyncio.create_task(collector.run())
 
             def withdrawn() -> bool:
                 engine = collector.engine
@@ -68,12 +64,7 @@ cache_dir = "{tmp_path / 'cache'}"
                     e.kind == "withdraw" and e.prefix == WATCHED for e in engine.log
                 )
 
-            for _ in range(600):
-                if withdrawn() or task.done():
-                    break
-                await asyncio.sleep(0.1)
-            collector.request_stop()
-            assert await asyncio.wait_for(task, 30) is Outcome.OK
+            await run_collector_until(collector, withdrawn)
     live = collector.engine
     assert len(live.state.routes_to(WATCHED)) == 165  # RIPEstat's 166, less the live withdrawal
     assert WATCHED in live.watchlist.prefixes()
