@@ -16,8 +16,7 @@ from tui.commands.snapshot import add_watch_argument, load_watchlist, plain, tim
 from tui.core.clock import MAX_SPEED, VirtualClock, format_time
 from tui.core.engine import Engine, LogEntry
 from tui.core.events import Event, event_to_dict
-from tui.core.prefixes import Prefix
-from tui.core.watchlist import Watch, Watchlist
+from tui.core.watchlist import Watchlist
 from tui.journal.replay import ReplaySession, Stepper, rebatch
 from tui.journal.sources import open_sources
 from tui.journal.store import JournalWriter, is_journal
@@ -96,21 +95,26 @@ def log_json(entry: LogEntry) -> dict[str, Any]:
     }
 
 
-def _sources(args: argparse.Namespace, config: Any, start: float | None, until: float | None) -> list[str]:
+def _sources(
+    args: argparse.Namespace, config: Any, watchlist: Watchlist, start: float | None, until: float | None
+) -> list[str]:
     if args.sources:
         return list(args.sources)
     if start is None or until is None:
         raise UsageError("give a SOURCE (MRT file, RIS Live capture or journal), or --from and --until")
     if fetch_archive is None:
-        return [str(p) for p in fetch_for_replay(args, config, start, until)]
+        return [str(p) for p in fetch_for_replay(args, config, watchlist, start, until)]
     return [str(p) for p in fetch_archive(start, until, config)]
 
 
-def fetch_for_replay(args: argparse.Namespace, config: Any, start: float, until: float) -> list[Path]:
+def fetch_for_replay(
+    args: argparse.Namespace, config: Any, watchlist: Watchlist, start: float, until: float
+) -> list[Path]:
     """``replay --from --until`` without SOURCE: the window's files from the public archives.
 
-    Reads ``--collectors`` (else ``feeds.bgpstream.collectors``), ``--bgpstream-backend`` and
-    ``--watch`` from ``args``; the broker URL and cache folder from ``config``. Progress goes to
+    Reads ``--collectors`` (else ``feeds.bgpstream.collectors``) and ``--bgpstream-backend`` from
+    ``args``; the broker URL and cache folder from ``config``; keeps what ``watchlist`` (the
+    replay's own) watches. Progress goes to
     stderr (a bar on a terminal). A backend that cannot be used is a :class:`UsageError`, a
     failed fetch an :class:`InputError`.
     """
@@ -120,10 +124,6 @@ def fetch_for_replay(args: argparse.Namespace, config: Any, start: float, until:
     text = getattr(args, "collectors", None)
     collectors = [c.strip() for c in text.split(",") if c.strip()] if text else list(config.feeds.bgpstream_collectors)
     backend = getattr(args, "bgpstream_backend", None) or "auto"
-    if getattr(args, "watch", None):
-        watchlist = Watchlist([Watch("ad hoc", tuple(Prefix.parse(p) for p in args.watch))])
-    else:
-        watchlist = config.watchlist()
 
     def say(message: str) -> None:
         print(f"watchfloor: {message}", file=sys.stderr)
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> Outcome | int:
         raise UsageError("--until is before --from")
     if args.jsonl and not args.headless:
         raise UsageError("--jsonl goes with --headless")
-    paths = _sources(args, config, start, until)
+    paths = _sources(args, config, watchlist, start, until)
     if args.headless and not (len(paths) == 1 and is_journal(paths[0])):
         # Nothing to seek in: the files are read once, straight through the engine, as a
         # recording into a journal would read them (same batches, same ticks, same log).
@@ -254,13 +254,7 @@ def play_headless(session: Any, out: TextIO, *, start: float | None, until: floa
             # What the window stops in the middle of: pending and still-open findings.
             engine.ending(session.clock.end, session.ending)
             ended = True
-        for entry in engine.log:
-            if jsonl:
-                out.write(json.dumps(log_json(entry), separators=(",", ":")) + "\n")
-            else:
-                out.write(log_line(entry) + "\n")
-            printed += 1
-        engine.log.clear()
+        printed += _write_log(engine, out, jsonl)
         if ended:
             break
     out.flush()
