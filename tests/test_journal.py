@@ -152,6 +152,75 @@ def test_checkpoints_compressed_in_a_thread_are_those_compressed_inline(tmp_path
         assert last is not None and last.data["engine"]["state"] == engine.checkpoint()["state"]
 
 
+def test_a_whole_table_restores_from_its_sized_keys_and_from_the_older_format(tmp_path):
+    """Format 3 splits the stored keys by their sizes; a format 2 table (no sizes) still reads."""
+    from tui.core.routes import RouteState
+
+    _, engine = _checkpoints_of_a_real_table(tmp_path / "j.journal")
+    snapshot = engine.state.to_snapshot()
+    assert snapshot["format"] == 3
+    held = {(info.key, v): table for info in engine.state.peers() for v, table in ((4, info.v4), (6, info.v6))}
+    older = {**snapshot, "format": 2, "peers": [
+        {**peer, "tables": {v: {k: c for k, c in t.items() if k != "key_sizes"} for v, t in peer["tables"].items()}}
+        for peer in snapshot["peers"]
+    ]}
+    for data in (snapshot, older):
+        restored = RouteState.from_snapshot(data)
+        for info in restored.peers():
+            for version, table in ((4, info.v4), (6, info.v6)):
+                original = held[(info.key, version)]
+                assert list(table) == list(original)  # same keys, same order
+                assert [(r.as_path, r.next_hop, r.communities, r.since) for r in table.values()] == [
+                    (r.as_path, r.next_hop, r.communities, r.since) for r in original.values()
+                ]
+        assert restored.route_count() == engine.state.route_count() > 500_000
+
+
+def test_split_sized_keys_refuses_sizes_that_do_not_fit_the_keys():
+    from tui.core.wirekeys import WireKeyError, join_wire_keys, key_sizes, split_sized_keys
+
+    keys = [b"\x00", b"\x18\xaf\x2d\xb0", b"\x20\x0a\x00\x00\x01", b"\x08\x0a"]
+    data = join_wire_keys(keys)
+    assert split_sized_keys(data, key_sizes(keys), 4) == keys
+    assert split_sized_keys(b"", b"", 6) == []
+    for sizes, message in [
+        (bytes([1, 4, 5, 3]), "add up to 13 octets, the keys take 12"),
+        (bytes([1, 5, 4, 2]), "disagrees with the key's prefix length"),
+        (bytes([0, 4, 5, 3]), "not that of any IPv4 prefix"),
+        (bytes([1, 4, 6, 1]), "not that of any IPv4 prefix"),
+        (b"", "12 octets of keys but no sizes"),
+    ]:
+        with pytest.raises(WireKeyError, match=message):
+            split_sized_keys(data, sizes, 4)
+
+
+def test_a_forged_checkpoint_is_a_journal_error_when_a_replay_seeks_to_it(tmp_path, monkeypatch):
+    import tui.journal.replay as replay
+    from tui.journal.codec import decode_checkpoint, encode_checkpoint
+
+    monkeypatch.setattr(replay, "JUMP_ROWS", 0)  # three rows: any checkpoint ahead is worth a jump
+
+    path = tmp_path / "j.journal"
+    engine = Engine(WATCHLIST, FixedClock())
+    with JournalWriter(path, watchlist=WATCHLIST, checkpoint_interval=30.0, background=False) as writer:
+        writer.attach(engine)
+        for n, ts in enumerate((0.0, 40.0, 80.0)):
+            batch = [announce(ts, f"192.0.2.{n + 1}", NK)]
+            engine.ingest(batch)
+            writer.append(batch)
+    connection = sqlite3.connect(path)
+    seq, payload = connection.execute("SELECT seq, payload FROM checkpoints ORDER BY seq LIMIT 1").fetchone()
+    data = decode_checkpoint(payload)
+    table = data["engine"]["state"]["peers"][0]["tables"]["4"]
+    table["key_sizes"] = bytes([9]) * len(table["key_sizes"])
+    connection.execute("UPDATE checkpoints SET payload = ? WHERE seq = ?", (encode_checkpoint(data), seq))
+    connection.commit()
+    connection.close()
+    damaged = f"checkpoint at event #{seq} is damaged: .*not that of any IPv4 prefix"
+    with replay.ReplaySession.open(path, WATCHLIST) as session, pytest.raises(JournalError, match=damaged):
+        session.seek(session.start + 41.0)
+
+
 def test_a_checkpoint_that_cannot_be_compressed_is_a_journal_error(tmp_path, monkeypatch):
     import tui.journal.store as store
 

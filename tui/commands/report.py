@@ -26,7 +26,7 @@ from tui.core.events import DnsProbeResult, Event, Finding, Severity
 from tui.core.incidents import Incident, build_incidents
 from tui.core.prefixes import Prefix, PrefixError
 from tui.journal.replay import ReplaySession, TimeFormatError, parse_time
-from tui.journal.store import JournalReader
+from tui.journal.store import JournalError, JournalReader
 from tui.runtime import detectors_for
 
 __all__ = ["register", "run", "build_report", "ReportData", "collect_report_data", "visibility_chart"]
@@ -138,7 +138,10 @@ def collect_report_data(reader: Any, watchlist: Any, start: float | None, until:
     checkpoint = reader.checkpoint_at_or_before(first_seq) if first_seq else None
     after = 0
     if checkpoint is not None:
-        engine.restore(checkpoint.data.get("engine", checkpoint.data))
+        try:
+            engine.restore(checkpoint.data.get("engine", checkpoint.data))
+        except (KeyError, ValueError) as exc:
+            raise JournalError(f"{reader.path}: checkpoint at event #{checkpoint.seq} is damaged: {exc}") from None
         after = checkpoint.seq
     batch: list[Event] = []
     current_batch: int | None = None

@@ -36,7 +36,7 @@ from tui.core.events import (
     RouteWithdrawn,
 )
 from tui.core.prefixes import Prefix, WireKey, wire_key_to_prefix
-from tui.core.wirekeys import join_wire_keys, split_wire_keys
+from tui.core.wirekeys import WireKeyError, join_wire_keys, key_sizes, split_sized_keys, split_wire_keys
 
 __all__ = [
     "FULL_FEED_SHARE",
@@ -615,6 +615,7 @@ class RouteState:
                     ]
                     tables[str(version)] = {
                         "keys": join_wire_keys(table),
+                        "key_sizes": key_sizes(table),
                         "route_runs": _column("I", (index for index, _ in runs)),
                         "run_lengths": _column("I", (count for _, count in runs)),
                     }
@@ -624,7 +625,7 @@ class RouteState:
             )
         declared = {str(v): sorted(list(p) for p in peers) for v, peers in self._declared_full_feed.items()}
         return {
-            "format": 2,
+            "format": 3,
             "attributes": {
                 "blobs": b"".join(a.blob for a in attributes),
                 "lengths": _column("I", (len(a.blob) for a in attributes)),
@@ -648,8 +649,18 @@ class RouteState:
     @classmethod
     def from_snapshot(cls, data: dict[str, Any]) -> RouteState:
         """Rebuild a state saved with :meth:`to_snapshot`; raises ValueError on a damaged one."""
-        if data.get("format") != 2:
-            raise ValueError(f"route table stored in format {data.get('format')!r}, this version reads format 2")
+        try:
+            return cls._from_snapshot(data)
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            # A checkpoint that zlib accepted but whose fields do not fit together (forged, or
+            # written by a buggy version): one error type for the journal to report.
+            raise ValueError(f"damaged route table: {type(exc).__name__}: {exc}") from None
+
+    @classmethod
+    def _from_snapshot(cls, data: dict[str, Any]) -> RouteState:
+        stored_format = data.get("format")
+        if stored_format not in (2, 3):
+            raise ValueError(f"route table stored in format {stored_format!r}, this version reads formats 2 and 3")
         state = cls()
         stored = data["attributes"]
         blobs = stored["blobs"]
@@ -670,18 +681,21 @@ class RouteState:
             info = PeerInfo(key, item["status"], item["source"], item["since"], item["last_seen"], {}, {})
             for version_text, table in item["tables"].items():
                 version = int(version_text)
-                keys = split_wire_keys(table["keys"], version)
-                held = list(
-                    itertools.chain.from_iterable(
-                        map(
-                            itertools.repeat,
-                            map(routes.__getitem__, _values("I", table["route_runs"])),
-                            _values("I", table["run_lengths"]),
-                        )
+                try:
+                    # Format 3 stores each key's size, which splits the run a few times faster.
+                    keys = (
+                        split_sized_keys(table["keys"], table["key_sizes"], version)
+                        if stored_format == 3
+                        else split_wire_keys(table["keys"], version)
                     )
+                except WireKeyError as exc:
+                    raise ValueError(f"session {key}, IPv{version}: {exc}") from None
+                run_lengths = _values("I", table["run_lengths"])
+                if len(keys) != sum(run_lengths):
+                    raise ValueError(f"session {key}: {len(keys)} prefixes but {sum(run_lengths)} routes stored")
+                held = itertools.chain.from_iterable(
+                    map(itertools.repeat, map(routes.__getitem__, _values("I", table["route_runs"])), run_lengths)
                 )
-                if len(keys) != len(held):
-                    raise ValueError(f"session {key}: {len(keys)} prefixes but {len(held)} routes stored")
                 info.table(version).update(zip(keys, held, strict=True))
             state._peers[key] = info
         for v, peers in (data.get("full_feed") or {}).items():

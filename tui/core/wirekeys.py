@@ -14,12 +14,23 @@ Feeds use them on the wire; the journal uses :func:`split_wire_keys` on its own 
 from __future__ import annotations
 
 import functools
+import operator
 import re
+import struct
 from collections.abc import Iterable
 
 from tui.core.prefixes import WireKey
 
-__all__ = ["WireKeyError", "join_wire_keys", "scanner", "skipper", "split_wire_keys", "tokenizer"]
+__all__ = [
+    "WireKeyError",
+    "join_wire_keys",
+    "key_sizes",
+    "scanner",
+    "skipper",
+    "split_sized_keys",
+    "split_wire_keys",
+    "tokenizer",
+]
 
 _BITS = {4: 32, 6: 128}
 
@@ -153,3 +164,52 @@ def split_wire_keys(data: bytes, version: int, start: int = 0, end: int | None =
 def join_wire_keys(keys: Iterable[WireKey]) -> bytes:
     """The run that :func:`split_wire_keys` splits back into ``keys`` (they are self-delimiting)."""
     return b"".join(keys)
+
+
+def key_sizes(keys: Iterable[WireKey]) -> bytes:
+    """The size in octets of each of ``keys``, one octet each: what :func:`split_sized_keys` needs."""
+    return bytes(map(len, keys))
+
+
+# Wire key size (length octet + address octets) of each prefix length; 0 for a length no IP
+# version has, so that no stored size matches it.
+_SIZE_OF_LENGTH = {version: bytes((1 + (n + 7) // 8) if n <= bits else 0 for n in range(256)) for version, bits in _BITS.items()}
+_KEY_SIZES = {version: bytes(range(1, 2 + bits // 8)) for version, bits in _BITS.items()}
+# The two decimal digits of each size, for a struct format of fixed-width tokens ("04s").
+_TENS = bytes(48 + (n // 10) % 10 for n in range(256))
+_ONES = bytes(48 + n % 10 for n in range(256))
+
+
+def split_sized_keys(data: bytes, sizes: bytes, version: int) -> list[WireKey]:
+    """The wire keys of ``data`` given the size of each (``sizes``, from :func:`key_sizes`).
+
+    A journal's checkpoint stores a whole table's keys with their sizes so that a restore can
+    split them in one C-level pass: a :mod:`struct` format of one ``NNs`` token per key, about
+    three times as fast as the regular expression of :func:`split_wire_keys`, which must find
+    where each key ends. Each key's length octet is then checked against its stored size.
+    Host bits are not re-checked: the keys were clean when the table held them.
+
+    Raises :class:`WireKeyError` when the sizes do not add up to ``data`` or disagree with
+    the keys' own length octets (a damaged or forged checkpoint).
+    """
+    if not sizes:
+        if data:
+            raise WireKeyError(f"{len(data)} octets of keys but no sizes")
+        return []
+    if sizes.translate(None, _KEY_SIZES[version]):
+        raise WireKeyError(f"a stored key size is not that of any IPv{version} prefix")
+    count = len(sizes)
+    # struct counts are decimal digits before the code: two of them fit every size (1..17).
+    layout = bytearray(3 * count)
+    layout[0::3] = sizes.translate(_TENS)
+    layout[1::3] = sizes.translate(_ONES)
+    layout[2::3] = b"s" * count
+    # A Struct of its own: struct.unpack would keep this one-off, table-sized format in its cache.
+    splitter = struct.Struct(bytes(layout))
+    if splitter.size != len(data):
+        raise WireKeyError(f"key sizes add up to {splitter.size} octets, the keys take {len(data)}")
+    keys = list(splitter.unpack(data))
+    lengths = bytes(map(operator.itemgetter(0), keys))
+    if lengths.translate(_SIZE_OF_LENGTH[version]) != sizes:
+        raise WireKeyError(f"a stored IPv{version} key size disagrees with the key's prefix length")
+    return keys
