@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -131,3 +132,31 @@ def test_attach_opens_the_console_following_or_replaying_a_journal(tmp_path):
         replaying.wait_for("EXITED 0")
     finally:
         replaying.close()
+
+
+def _console_pid(tmux: Tmux) -> int:
+    """The pid of the console the pane's shell started (its only child)."""
+    shell = int(tmux.run("list-panes", "-t", "wf", "-F", "#{pane_pid}").split()[0])
+    children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
+    assert len(children) == 1, f"the pane's shell has children {children}"
+    return int(children[0])
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed (Debian package tmux)")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_ends_the_console_as_q_does_and_removes_the_replays_temporary_journal(tmp_path, signum):
+    """SIGTERM, or SIGHUP from a dropped SSH session: the terminal is given back and ``replay
+    FILE`` deletes the journal it recorded into (Python's default would leave both behind)."""
+    capture = shared_file("mrt/bgpdump/updates.et-header.2015.gz")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    tmux = Tmux(tmp_path, ["env", f"TMPDIR={scratch}", sys.executable, "-m", "tui", "replay", str(capture)], 80, 24)
+    try:
+        tmux.wait_for("REPLAY")
+        assert [p.name for p in scratch.iterdir()][0].startswith("watchfloor-replay-")
+        os.kill(_console_pid(tmux), signum)
+        screen = tmux.wait_for(f"EXITED {128 + signum}")
+        assert "REPLAY" not in screen  # the app's screen is gone: the terminal was restored
+        assert list(scratch.iterdir()) == []
+    finally:
+        tmux.close()

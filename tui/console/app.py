@@ -21,6 +21,7 @@ import asyncio
 import gc
 import inspect
 import math
+import signal
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Protocol
@@ -69,6 +70,10 @@ class ReplayControl(Protocol):
     def step_events(self, n: int) -> Any: ...
     def next_event_of_note(self) -> Any: ...
     def previous_event_of_note(self) -> Any: ...
+
+
+_EXIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+"""Signals on which the console exits as ``q`` does (see :meth:`WatchfloorApp._exit_on_signals`)."""
 
 
 class WatchfloorApp(App[int]):
@@ -133,6 +138,7 @@ class WatchfloorApp(App[int]):
         self._keys = check_keymap(keymap or {})
         if self._keys:
             self.set_keymap(self._keys)
+        self._signals_handled: list[int] = []
 
     # -- the clock shown --------------------------------------------------------------------------
 
@@ -183,6 +189,7 @@ class WatchfloorApp(App[int]):
 
     def on_mount(self) -> None:
         """Start the redraw timer and the engine worker."""
+        self._exit_on_signals()
         self.set_interval(self.REFRESH_INTERVAL, self.redraw_if_changed, name="redraw")
         if self.replay is not None:
             self._drive_replay()
@@ -194,8 +201,27 @@ class WatchfloorApp(App[int]):
             else:
                 self.set_interval(1.0, self._live_tick, name="detector-tick")
 
+    def _exit_on_signals(self) -> None:
+        """Leave as ``q`` does on SIGTERM, and on SIGHUP (the SSH session or terminal went away).
+
+        Python's default for both ends the process at once: the terminal stays in the app's
+        mode, a replay's temporary journal (tens of MB for a whole table) stays in the temporary
+        directory, and a live journal's last checkpoint is not written. Exiting the app instead
+        lets each command's own cleanup run; the exit status is the shell's 128 + the signal.
+        """
+        loop = asyncio.get_running_loop()
+        for signum in _EXIT_SIGNALS:
+            try:
+                loop.add_signal_handler(signum, self.exit, None, 128 + signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                return  # not the main thread, or no such signals here: keep the defaults
+            self._signals_handled.append(signum)
+
     async def on_unmount(self) -> None:
-        """Stop the feeds (their sockets and tasks)."""
+        """Give the signals back and stop the feeds (their sockets and tasks)."""
+        loop = asyncio.get_running_loop()
+        while self._signals_handled:
+            loop.remove_signal_handler(self._signals_handled.pop())
         if self.feeds is not None and hasattr(self.feeds, "stop"):
             try:
                 result = self.feeds.stop()
