@@ -8,6 +8,8 @@ Exit codes (documented in the README):
 - 3: bad usage or configuration
 - 4: input could not be read (missing file, unknown format, unreachable feed)
 - 130: interrupted
+- 129, 143: ended by SIGHUP or SIGTERM (128 + the signal, see :func:`_exit_on_termination`; the
+  console's own handler, in tui/console/app.py, ends with the same codes)
 
 Every exit code is decided here, nowhere else: each layer raises its own errors (the config's
 ConfigError, the commands' UsageError and InputError, the journal's JournalError...) and
@@ -21,6 +23,7 @@ import argparse
 import gc
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -134,6 +137,30 @@ def _tune_collector() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
+def _exit_on_termination() -> list[int]:
+    """SIGTERM and SIGHUP raise SystemExit(128 + the signal) instead of killing the process.
+
+    Python's default ends it at once; this way ``with`` blocks and ``finally`` clauses run as
+    they do for Ctrl-C: a journal being written gets its last checkpoint, and ``replay FILE``
+    deletes the temporary journal it recorded into. A signal set to be ignored (``nohup``) stays
+    ignored. The console and ``collect`` put their own handlers on top while they run.
+    """
+    installed = []
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+            try:
+                signal.signal(signum, _raise_exit)
+            except ValueError:
+                break  # not the main thread (an embedding): signals are not this call's to take
+            installed.append(signum)
+    return installed
+
+
+def _raise_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``watchfloor`` with ``argv``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -148,6 +175,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     # `check` prints the code it will exit with: it is told the table rather than knowing numbers.
     args.outcome_codes = OUTCOME_CODES
+    handled = _exit_on_termination()
+    try:
+        return _run_command(args)
+    finally:
+        # main() is also called in-process (tests, embedding): leave the defaults as found.
+        for signum in handled:
+            signal.signal(signum, signal.SIG_DFL)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """The command's function, its errors mapped to exit codes (see the module docstring)."""
     try:
         result = args.func(args)
     except BrokenPipeError:

@@ -211,6 +211,8 @@ class WatchfloorApp(App[int]):
         """
         loop = asyncio.get_running_loop()
         for signum in _EXIT_SIGNALS:
+            if signal.getsignal(signum) == signal.SIG_IGN:
+                continue  # ignored on purpose (nohup): stays so
             try:
                 loop.add_signal_handler(signum, self.exit, None, 128 + signum)
             except (NotImplementedError, RuntimeError, ValueError):
