@@ -122,6 +122,27 @@ async def test_schedule_udp_at_interval_tcp_less_often_with_jitter():
     assert all(len({r.ts for r in batch}) == 1 for batch in batches)  # one stamp per round
 
 
+async def test_stop_ends_a_prober_waiting_for_its_next_round():
+    """Rounds are a minute apart; stop() (a console's q) must not wait that out."""
+    never = asyncio.Event()
+
+    async def sleep_forever(seconds: float) -> None:
+        await never.wait()
+
+    async def ask(q, where, timeout=None, port=53):
+        return answer(q)
+
+    zone = ZoneConfig(ZONE, nameservers=("127.0.0.1:5353",))
+    prober = DnsProber([zone], ProbeSettings(interval=60, tcp_interval=300), udp=ask, tcp=ask, sleep=sleep_forever)
+    first_round = asyncio.Event()
+    running = asyncio.create_task(prober.run(lambda batch: first_round.set()))
+    await asyncio.wait_for(first_round.wait(), timeout=30)  # a bound for a stuck test, not a timing
+    await asyncio.sleep(0)  # into the wait for the next round
+    assert not running.done()
+    prober.stop()
+    await asyncio.wait_for(running, timeout=30)
+
+
 async def test_udp_retries_before_a_timeout_counts_and_truncation_goes_to_tcp():
     calls = {"udp": 0, "tcp": 0}
 

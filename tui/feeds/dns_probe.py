@@ -305,6 +305,7 @@ class DnsProber:
         self._system_resolvers = resolvers_of_system
         self._semaphore: asyncio.Semaphore | None = None
         self._stopped = False
+        self._stop_requested = asyncio.Event()
         self.plans: dict[str, ZonePlan] = {}
         """The latest discovery result per zone."""
         for zone in self.zones:
@@ -314,8 +315,10 @@ class DnsProber:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Ask :meth:`run` to return after the current round."""
+        """Ask :meth:`run` to return after the current round, and at once if it is waiting for
+        the next one (rounds are a minute apart: a console's ``q`` must not wait that out)."""
         self._stopped = True
+        self._stop_requested.set()
 
     async def aclose(self) -> None:
         """Close the HTTP client this prober created."""
@@ -374,7 +377,20 @@ class DnsProber:
                     schedule[check] = after + self._jittered(check)
                 done += 1
             wake = min([*schedule.values(), next_discovery])
-            await self._sleep(max(0.0, wake - self.clock.now()))
+            await self._pause(max(0.0, wake - self.clock.now()))
+
+    async def _pause(self, seconds: float) -> None:
+        """The injected sleep, cut short by :meth:`stop`."""
+        if self._stopped:
+            return
+        sleeping = asyncio.ensure_future(self._sleep(seconds))
+        stopping = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            await asyncio.wait((sleeping, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeping, stopping):
+                task.cancel()
+            await asyncio.gather(sleeping, stopping, return_exceptions=True)
 
     def _jittered(self, check: Check) -> float:
         base = self.settings.tcp_interval if check.transport == "tcp" else self.settings.interval
