@@ -26,7 +26,7 @@ from tui.core.events import DnsProbeResult, Event, Finding, Severity
 from tui.core.incidents import Incident, build_incidents
 from tui.core.prefixes import Prefix, PrefixError
 from tui.journal.replay import ReplaySession, TimeFormatError, parse_time
-from tui.journal.store import JournalError, JournalReader
+from tui.journal.store import JournalReader
 from tui.runtime import detectors_for
 
 __all__ = ["register", "run", "build_report", "ReportData", "collect_report_data", "visibility_chart"]
@@ -141,7 +141,7 @@ def collect_report_data(reader: Any, watchlist: Any, start: float | None, until:
         try:
             engine.restore(checkpoint.data.get("engine", checkpoint.data))
         except (KeyError, ValueError) as exc:
-            raise JournalError(f"{reader.path}: checkpoint at event #{checkpoint.seq} is damaged: {exc}") from None
+            raise reader.damaged_checkpoint(checkpoint.seq, exc) from None
         after = checkpoint.seq
     batch: list[Event] = []
     current_batch: int | None = None

@@ -44,7 +44,7 @@ from tui.core.prefixes import Prefix
 from tui.core.routes import RouteState
 from tui.core.watchlist import Watchlist
 from tui.journal.sources import open_sources
-from tui.journal.store import JournalError, JournalReader, JournalWriter, checkpoint_of, is_journal, is_logged
+from tui.journal.store import JournalReader, JournalWriter, checkpoint_of, is_journal, is_logged
 
 __all__ = [
     "ReplaySession",
@@ -547,7 +547,7 @@ class ReplaySession:
                 with paused_collection():
                     table = RouteState.from_snapshot(data["engine"]["state"])
             except (KeyError, ValueError) as exc:
-                raise JournalError(f"{self.reader.path}: checkpoint at event #{seq} is damaged: {exc}") from None
+                raise self.reader.damaged_checkpoint(seq, exc) from None
             # What the rest of a restore needs; the table's own columns are not kept twice.
             data["engine"] = {k: v for k, v in data["engine"].items() if k != "state"}
         else:

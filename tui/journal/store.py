@@ -716,8 +716,13 @@ class JournalReader:
         try:
             data = decode_checkpoint(row[2])
         except CodecError as exc:
-            raise JournalError(f"{self.path}: checkpoint at event #{row[0]} is damaged: {exc}") from None
+            raise self.damaged_checkpoint(row[0], exc) from None
         return Checkpoint(row[0], row[1], data)
+
+    def damaged_checkpoint(self, seq: int, problem: Exception) -> JournalError:
+        """The error for the checkpoint at row ``seq`` when it cannot be read or restored
+        (decoding here, rebuilding its table or engine state in the caller)."""
+        return JournalError(f"{self.path}: checkpoint at event #{seq} is damaged: {problem}")
 
     def logged_rows(self, before_seq: int, count: int) -> list[Row]:
         """The last ``count`` rows the event log shows (``logged``) at or before row ``before_seq``,
