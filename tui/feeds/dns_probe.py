@@ -304,7 +304,6 @@ class DnsProber:
         self._rng = rng or random.Random()
         self._system_resolvers = resolvers_of_system
         self._semaphore: asyncio.Semaphore | None = None
-        self._stopped = False
         self._stop_requested = asyncio.Event()
         self.plans: dict[str, ZonePlan] = {}
         """The latest discovery result per zone."""
@@ -317,7 +316,6 @@ class DnsProber:
     def stop(self) -> None:
         """Ask :meth:`run` to return after the current round, and at once if it is waiting for
         the next one (rounds are a minute apart: a console's ``q`` must not wait that out)."""
-        self._stopped = True
         self._stop_requested.set()
 
     async def aclose(self) -> None:
@@ -358,7 +356,7 @@ class DnsProber:
         next_discovery = -math.inf
         rediscover = self.settings.rediscover or self.settings.tcp_interval
         done = 0
-        while not self._stopped and (rounds is None or done < rounds):
+        while not self._stop_requested.is_set() and (rounds is None or done < rounds):
             now = self.clock.now()
             if now >= next_discovery:
                 discovered, checks = await self.discover_all()
@@ -381,7 +379,7 @@ class DnsProber:
 
     async def _pause(self, seconds: float) -> None:
         """The injected sleep, cut short by :meth:`stop`."""
-        if self._stopped:
+        if self._stop_requested.is_set():
             return
         sleeping = asyncio.ensure_future(self._sleep(seconds))
         stopping = asyncio.ensure_future(self._stop_requested.wait())
