@@ -138,7 +138,8 @@ class WatchfloorApp(App[int]):
         self._keys = check_keymap(keymap or {})
         if self._keys:
             self.set_keymap(self._keys)
-        self._signals_handled: list[int] = []
+        self._signals_handled: list[tuple[int, Any]] = []
+        """(signal, the handler it had) for each signal the app took over while it runs."""
 
     # -- the clock shown --------------------------------------------------------------------------
 
@@ -211,19 +212,23 @@ class WatchfloorApp(App[int]):
         """
         loop = asyncio.get_running_loop()
         for signum in _EXIT_SIGNALS:
-            if signal.getsignal(signum) == signal.SIG_IGN:
+            previous = signal.getsignal(signum)
+            if previous == signal.SIG_IGN:
                 continue  # ignored on purpose (nohup): stays so
             try:
                 loop.add_signal_handler(signum, self.exit, None, 128 + signum)
             except (NotImplementedError, RuntimeError, ValueError):
                 return  # not the main thread, or no such signals here: keep the defaults
-            self._signals_handled.append(signum)
+            self._signals_handled.append((signum, previous))
 
     async def on_unmount(self) -> None:
         """Give the signals back and stop the feeds (their sockets and tasks)."""
         loop = asyncio.get_running_loop()
         while self._signals_handled:
-            loop.remove_signal_handler(self._signals_handled.pop())
+            signum, previous = self._signals_handled.pop()
+            loop.remove_signal_handler(signum)  # which sets SIG_DFL: put back the command's own
+            if previous is not None:  # None: a handler set outside Python, which SIG_DFL replaced
+                signal.signal(signum, previous)
         if self.feeds is not None and hasattr(self.feeds, "stop"):
             try:
                 result = self.feeds.stop()
