@@ -78,26 +78,17 @@ def _first_line(proc: subprocess.Popen[str]) -> str:
     pytest.fail(f"the command printed nothing (exit {proc.returncode}); stderr:\n{err}")
 
 
-def test_ctrl_c_ends_a_following_attach_with_130_saying_so(tmp_path, monkeypatch):
-    # attach follows a journal until stopped: its documented Ctrl-C is 130 (collect, by
-    # design, stops cleanly on SIGINT with 0; record and replay may be done before the signal).
+def _signal_a_following_attach(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int) -> tuple[int, str]:
+    """Record the et-header capture, follow its journal with ``attach --headless``, send
+    ``signum`` once it prints; the exit status and stderr."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.delenv("WATCHFLOOR_CONFIG", raising=False)
     journal = tmp_path / "et-header.journal"
     assert main(["record", "--journal", str(journal), str(shared_file(ET_HEADER))]) == 0
+    command = [sys.executable, "-m", "tui", "attach", "--headless", "--jsonl", "--journal", str(journal)]
+    command += ["--from", "2015-10-23T00:00Z"]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tui",
-            "attach",
-            "--headless",
-            "--jsonl",
-            "--journal",
-            str(journal),
-            "--from",
-            "2015-10-23T00:00Z",
-        ],
+        command,
         cwd=tmp_path,
         env=_env(tmp_path),
         stdout=subprocess.PIPE,
@@ -108,35 +99,27 @@ def test_ctrl_c_ends_a_following_attach_with_130_saying_so(tmp_path, monkeypatch
     try:
         assert '"kind":' in _first_line(proc)  # it is printing the journal: inside the command
         assert proc.poll() is None  # and it goes on following
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=PATIENCE)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == EXIT_INTERRUPTED == 130
-    assert "watchfloor: interrupted" in err.splitlines(), err
+    return proc.returncode, err
 
+
+def test_ctrl_c_ends_a_following_attach_with_130_saying_so(tmp_path, monkeypatch):
+    # attach follows a journal until stopped: its documented Ctrl-C is 130 (collect, by
+    # design, stops cleanly on SIGINT with 0; record and replay may be done before the signal).
+    returncode, err = _signal_a_following_attach(tmp_path, monkeypatch, signal.SIGINT)
+    assert returncode == EXIT_INTERRUPTED == 130
+    assert "watchfloor: interrupted" in err.splitlines(), err
 
 
 def test_sigterm_ends_a_following_attach_with_143_through_its_cleanup(tmp_path, monkeypatch):
     """A service stop or `kill` raises SystemExit(143) inside the command, as Ctrl-C raises
     KeyboardInterrupt: its ``with`` and ``finally`` blocks run (no traceback, no default kill)."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.delenv("WATCHFLOOR_CONFIG", raising=False)
-    journal = tmp_path / "et-header.journal"
-    assert main(["record", "--journal", str(journal), str(shared_file(ET_HEADER))]) == 0
+    returncode, err = _signal_a_following_attach(tmp_path, monkeypatch, signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # main() in-process left it as found
-    command = [sys.executable, "-m", "tui", "attach", "--headless", "--jsonl", "--journal", str(journal)]
-    command += ["--from", "2015-10-23T00:00Z"]
-    proc = subprocess.Popen(command, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert '"kind":' in _first_line(proc)  # inside the command, following
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=PATIENCE)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 128 + signal.SIGTERM == 143, err
+    assert returncode == 128 + signal.SIGTERM == 143, err
     assert "Traceback" not in err, err
