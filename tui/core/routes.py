@@ -36,7 +36,8 @@ from tui.core.events import (
     RouteWithdrawn,
 )
 from tui.core.prefixes import Prefix, WireKey, wire_key_to_prefix
-from tui.core.wirekeys import WireKeyError, join_wire_keys, key_sizes, split_sized_keys, split_wire_keys
+from tui.core.tables import PackedTable, RestoredRoutes, RestoredTable, Table, discard_many, size_bounds
+from tui.core.wirekeys import join_wire_keys, key_sizes, split_wire_keys
 
 __all__ = [
     "FULL_FEED_SHARE",
@@ -112,10 +113,12 @@ class PeerInfo:
     source: str
     since: float
     last_seen: float
-    v4: dict[WireKey, RouteLike]
-    v6: dict[WireKey, RouteLike]
+    v4: Table
+    v6: Table
+    """Route tables: dicts, or tables restored from a checkpoint and not yet rebuilt
+    (:mod:`tui.core.tables`), which offer the same reads and writes."""
 
-    def table(self, version: int) -> dict[WireKey, RouteLike]:
+    def table(self, version: int) -> Table:
         """The route dict for IP ``version``."""
         return self.v4 if version == 4 else self.v6
 
@@ -232,9 +235,7 @@ class RouteState:
             info = self.peer(event.peer, ts, event.source)
         table = info.v4 if event.version == 4 else info.v6
         if event.withdrawn:
-            pop = table.pop
-            for key in event.withdrawn:
-                pop(key, None)
+            discard_many(table, event.withdrawn)
         if event.announced and event.attributes is not None:
             table.update(dict.fromkeys(event.announced, WireRoute(event.attributes, ts, event.via_mp)))
             if info.status == PeerStatus.DOWN:
@@ -374,15 +375,15 @@ class RouteState:
         declared = self._declared_full_feed.get(version)
         if declared is not None:
             return [p for p in up if p.key in declared], self._full_feed_basis[version]
-        largest = max((len(p.table(version)) for p in up), default=0)
-        if largest < 1000:
-            # Too little data to tell a full table from a partial one (a watch-filtered feed
-            # keeps only watched routes): every session of that family counts, judged by its
-            # transport address or by holding a route of that family.
-            return [p for p in up if p.table(version) or _ip_version(p.key.peer_ip) == version], "all sessions seen"
-        cut = largest * FULL_FEED_SHARE
-        chosen = [p for p in up if len(p.table(version)) >= cut]
-        return chosen, f"table size >= {int(FULL_FEED_SHARE * 100)}% of largest"
+        # A restored table knows its size within bounds until rebuilt (tui.core.tables): the
+        # bounds decide almost always; where they do not, the exact sizes are taken.
+        bounds = [size_bounds(p.table(version)) for p in up]
+        chosen = _full_feed_by_size(up, bounds, version)
+        if chosen is None:
+            exact = [(len(p.table(version)),) * 2 for p in up]
+            chosen = _full_feed_by_size(up, exact, version)
+            assert chosen is not None
+        return chosen
 
     def routes_to(self, prefix: Prefix) -> list[tuple[PeerInfo, RouteLike]]:
         """Every session's route to exactly ``prefix`` (down sessions hold none)."""
@@ -556,6 +557,10 @@ class RouteState:
         """Total routes held by all sessions."""
         return sum(len(p.v4) + len(p.v6) for p in self._peers.values())
 
+    def route_count_at_most(self) -> int:
+        """At most how many routes all sessions hold (:meth:`route_count` without a rebuild)."""
+        return sum(size_bounds(p.v4)[1] + size_bounds(p.v6)[1] for p in self._peers.values())
+
     def prefix_count(self) -> int:
         """Distinct prefixes held by any session."""
         keys4: set[WireKey] = set()
@@ -663,40 +668,44 @@ class RouteState:
             raise ValueError(f"route table stored in format {stored_format!r}, this version reads formats 2 and 3")
         state = cls()
         stored = data["attributes"]
-        blobs = stored["blobs"]
-        ends = list(itertools.accumulate(_values("I", stored["lengths"])))
-        starts = [0, *ends[:-1]]
-        attributes = list(
-            map(PathAttributes, map(blobs.__getitem__, map(slice, starts, ends)), map(bool, _values("B", stored["asn4"])))
-        )
         columns = data["wire_routes"]
-        # tuple.__new__ straight: WireRoute is a NamedTuple, and its generated __new__ is Python.
-        routes: list[RouteLike] = list(map(tuple.__new__, itertools.repeat(WireRoute), zip(
-            map(attributes.__getitem__, _values("I", columns["attributes"])), _values("d", columns["since"]),
-            map(bool, _values("B", columns["via_mp"])), strict=True,
-        )))
-        routes += [Route(parse_path(path), hop, tuple(comms), since) for path, hop, comms, since in data["decoded_routes"]]
+        decoded: list[RouteLike] = [
+            Route(parse_path(path), hop, tuple(comms), since) for path, hop, comms, since in data["decoded_routes"]
+        ]
+        # The routes and their attributes are built when first looked at, or all at once when
+        # a table is rebuilt (tui.core.tables).
+        restored_routes = RestoredRoutes(
+            stored["blobs"], _values("I", stored["lengths"]), stored["asn4"], _values("I", columns["attributes"]),
+            _values("d", columns["since"]), columns["via_mp"], decoded,
+        )
+        packed = restored_routes if stored_format == 3 else None
+        routes: list[RouteLike] = [] if packed is not None else restored_routes.all()
         for item in data["peers"]:
             key = PeerKey(item["key"][0], item["key"][1], int(item["key"][2]))
             info = PeerInfo(key, item["status"], item["source"], item["since"], item["last_seen"], {}, {})
             for version_text, table in item["tables"].items():
                 version = int(version_text)
-                try:
-                    # Format 3 stores each key's size, which splits the run a few times faster.
-                    keys = (
-                        split_sized_keys(table["keys"], table["key_sizes"], version)
-                        if stored_format == 3
-                        else split_wire_keys(table["keys"], version)
-                    )
-                except WireKeyError as exc:
-                    raise ValueError(f"session {key}, IPv{version}: {exc}") from None
                 run_lengths = _values("I", table["run_lengths"])
+                route_runs = _values("I", table["route_runs"])
+                try:
+                    if packed is not None:
+                        # Format 3 stores each key's size: the table is used in place, and
+                        # rebuilt only when something walks it (tui.core.tables).
+                        restored = RestoredTable(
+                            PackedTable(table["keys"], table["key_sizes"], version, route_runs, run_lengths, packed)
+                        )
+                        if version == 4:
+                            info.v4 = restored
+                        else:
+                            info.v6 = restored
+                        continue
+                    keys = split_wire_keys(table["keys"], version)
+                except ValueError as exc:  # WireKeyError included
+                    raise ValueError(f"session {key}, IPv{version}: {exc}") from None
                 if len(keys) != sum(run_lengths):
                     raise ValueError(f"session {key}: {len(keys)} prefixes but {sum(run_lengths)} routes stored")
-                held = itertools.chain.from_iterable(
-                    map(itertools.repeat, map(routes.__getitem__, _values("I", table["route_runs"])), run_lengths)
-                )
-                info.table(version).update(zip(keys, held, strict=True))
+                held = itertools.chain.from_iterable(map(itertools.repeat, map(routes.__getitem__, route_runs), run_lengths))
+                info.table(version).update(dict(zip(keys, held, strict=True)))
             state._peers[key] = info
         for v, peers in (data.get("full_feed") or {}).items():
             state._declared_full_feed[int(v)] = frozenset(PeerKey(c, ip, int(a)) for c, ip, a in peers)
@@ -724,6 +733,32 @@ def _values(typecode: str, data: bytes) -> array[Any]:
 
 
 _UNSET: Any = object()
+
+
+def _full_feed_by_size(
+    up: list[PeerInfo], bounds: list[tuple[int, int]], version: int
+) -> tuple[list[PeerInfo], str] | None:
+    """The full-feed sessions of IP ``version`` among ``up`` by table size, given each table's
+    (at least, at most) size; None when the bounds leave a session on either side of the cut."""
+    largest_low = max((low for low, _ in bounds), default=0)
+    largest_high = max((high for _, high in bounds), default=0)
+    if largest_high < 1000:
+        # Too little data to tell a full table from a partial one (a watch-filtered feed
+        # keeps only watched routes): every session of that family counts, judged by its
+        # transport address or by holding a route of that family.
+        if any(low == 0 < high for low, high in bounds):
+            return None
+        chosen = [p for p, (low, _) in zip(up, bounds, strict=True) if low or _ip_version(p.key.peer_ip) == version]
+        return chosen, "all sessions seen"
+    if largest_low < 1000:
+        return None
+    chosen = []
+    for info, (low, high) in zip(up, bounds, strict=True):
+        if low >= largest_high * FULL_FEED_SHARE:
+            chosen.append(info)
+        elif high >= largest_low * FULL_FEED_SHARE:
+            return None
+    return chosen, f"table size >= {int(FULL_FEED_SHARE * 100)}% of largest"
 
 
 def _address_order(key: WireKey) -> bytes:

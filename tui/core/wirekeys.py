@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from tui.core.prefixes import WireKey
 
 __all__ = [
+    "KEY_SIZES",
     "WireKeyError",
     "join_wire_keys",
     "key_sizes",
@@ -174,7 +175,8 @@ def key_sizes(keys: Iterable[WireKey]) -> bytes:
 # Wire key size (length octet + address octets) of each prefix length; 0 for a length no IP
 # version has, so that no stored size matches it.
 _SIZE_OF_LENGTH = {version: bytes((1 + (n + 7) // 8) if n <= bits else 0 for n in range(256)) for version, bits in _BITS.items()}
-_KEY_SIZES = {version: bytes(range(1, 2 + bits // 8)) for version, bits in _BITS.items()}
+KEY_SIZES = {version: bytes(range(1, 2 + bits // 8)) for version, bits in _BITS.items()}
+"""The sizes a wire key of each IP version can have (length octet included): 1..5 and 1..17."""
 # The two decimal digits of each size, for a struct format of fixed-width tokens ("04s").
 _TENS = bytes(48 + (n // 10) % 10 for n in range(256))
 _ONES = bytes(48 + n % 10 for n in range(256))
@@ -196,7 +198,7 @@ def split_sized_keys(data: bytes, sizes: bytes, version: int) -> list[WireKey]:
         if data:
             raise WireKeyError(f"{len(data)} octets of keys but no sizes")
         return []
-    if sizes.translate(None, _KEY_SIZES[version]):
+    if sizes.translate(None, KEY_SIZES[version]):
         raise WireKeyError(f"a stored key size is not that of any IPv{version} prefix")
     count = len(sizes)
     # struct counts are decimal digits before the code: two of them fit every size (1..17).

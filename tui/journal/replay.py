@@ -261,7 +261,7 @@ class RestoredCheckpoints:
     def keep(self, seq: int, data: dict[str, Any], table: RouteState) -> None:
         """Keep the checkpoint at row ``seq`` (the most recently used)."""
         self._kept[seq] = (data, table)
-        while len(self._kept) > 1 and sum(t.route_count() for _, t in self._kept.values()) > self.budget:
+        while len(self._kept) > 1 and sum(t.route_count_at_most() for _, t in self._kept.values()) > self.budget:
             self._kept.popitem(last=False)
 
 
