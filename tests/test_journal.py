@@ -118,7 +118,11 @@ def test_checkpoints_follow_data_time_and_close(tmp_path):
         assert taken == [(7, 30.0), (13, 60.0), (19, 90.0), (20, 95.0)]
         last = reader.checkpoint_at_or_before(20)
         assert last is not None
-        assert last.data["engine"]["state"] == engine.checkpoint()["state"]
+        # The one at close holds the changes since the full one after row 19, and restores
+        # to the engine's table.
+        assert last.base == 19 and last.data["engine"]["state"]["delta"]
+        assert reader.route_state(last).to_snapshot() == engine.checkpoint()["state"]
+        assert reader.checkpoint_at(19).base is None  # type: ignore[union-attr]
         assert last.data["timeline"] == engine.timeline.to_snapshot()
 
 
@@ -427,3 +431,123 @@ def test_one_writer_at_a_time_and_readers_can_tell_whether_it_runs(tmp_path):
     with JournalWriter(path, background=False) as writer:  # taken over after a clean close
         writer.append([announce(2.0, "192.0.2.1", NK)])
     assert committed_rows(path) == 2
+
+
+def _table_contents(state):
+    """Every session's routes as plain data: what a restore must reproduce (order aside)."""
+    return {
+        (info.key, version): {key: (str(route.as_path), route.next_hop, tuple(route.communities), route.since)
+                              for key, route in table.items()}
+        for info in state.peers()
+        for version, table in ((4, info.v4), (6, info.v6))
+        if table
+    }
+
+
+def test_delta_checkpoints_restore_the_table_the_live_engine_held(tmp_path):
+    """Announcements, withdrawals, a session going down and coming back, a new session: each
+    checkpoint between full ones stores the changes, and restores to the live table at its row."""
+    from tui.commands.snapshot import WHOLE_TABLE
+
+    path = tmp_path / "j.journal"
+    watchlist = Watchlist([NORTH_KOREA, WHOLE_TABLE])
+    engine = Engine(watchlist, FixedClock())
+    live: dict[int, dict] = {}
+    peers = [f"192.0.2.{n}" for n in range(1, 5)]
+    with JournalWriter(path, watchlist=watchlist, checkpoint_interval=1e9, checkpoint_changes=150,
+                       checkpoint_rows=25, background=False) as writer:
+        writer.attach(engine)
+        ts = 0.0
+        for step in range(60):
+            batch = []
+            for n in range(10):
+                ts += 1.0
+                peer = peers[n % (2 if step < 20 else 4)]  # two more sessions appear later
+                # Six new routes a step, and four of those of six steps before withdrawn:
+                # routes that the base checkpoint held go, and ones it never held come and go.
+                if n < 6:
+                    batch.append(announce(ts, peer, Prefix.parse(f"10.{step}.{n}.0/24")))
+                elif step >= 6:
+                    announcer = peers[(n - 6) % (2 if step < 26 else 4)]
+                    batch.append(withdraw(ts, announcer, Prefix.parse(f"10.{step - 6}.{n - 6}.0/24")))
+                if step % 9 == 0 and n == 9:
+                    batch.append(withdraw(ts, peer, Prefix.parse(f"10.{step}.0.0/24")))  # one just announced
+            if step == 30:
+                batch.append(PeerStateChanged(ts, "rrc00", peers[0], 3356, "ESTABLISHED", "IDLE", "test"))
+            engine.ingest(batch)
+            before = writer.checkpoints
+            writer.append(batch)
+            if writer.checkpoints > before:
+                live[writer.last_seq] = _table_contents(engine.state)
+        live[writer.last_seq] = _table_contents(engine.state)  # the one at close
+    with JournalReader(path) as reader:
+        kinds = {seq: reader.checkpoint_at(seq).base for seq in reader.checkpoint_rows()}  # type: ignore[union-attr]
+        assert sum(1 for base in kinds.values() if base is not None) >= 8
+        assert sum(1 for base in kinds.values() if base is None) >= 3
+        for seq, base in sorted(kinds.items()):
+            checkpoint = reader.checkpoint_at(seq)
+            assert checkpoint is not None
+            assert _table_contents(reader.route_state(checkpoint)) == live[seq], f"checkpoint after row {seq}"
+            if base is not None:
+                assert base < seq and kinds[base] is None
+
+
+def test_a_delta_checkpoint_without_its_base_is_a_clear_error(tmp_path):
+    path = tmp_path / "j.journal"
+    engine = Engine(WATCHLIST, FixedClock())
+    with JournalWriter(path, watchlist=WATCHLIST, checkpoint_interval=3.0, checkpoint_rows=2, background=False) as writer:
+        writer.attach(engine)
+        for n in range(6):
+            batch = [announce(float(n), f"192.0.2.{n + 1}", NK)]
+            engine.ingest(batch)
+            writer.append(batch)
+    connection = sqlite3.connect(path)
+    bases = [seq for (seq,) in connection.execute("SELECT seq FROM checkpoints ORDER BY seq")]
+    with JournalReader(path) as reader:
+        delta = reader.checkpoint_at(bases[-1])
+        assert delta is not None and delta.base == bases[0]
+    connection.execute("DELETE FROM checkpoints WHERE seq = ?", (bases[0],))
+    connection.commit()
+    connection.close()
+    with JournalReader(path) as reader:
+        delta = reader.checkpoint_at(bases[-1])
+        assert delta is not None
+        with pytest.raises(JournalError, match=f"changes since the one after row {bases[0]}, which is missing"):
+            reader.route_state(delta)
+
+
+def test_a_replay_of_a_recorded_whole_table_holds_at_each_delta_checkpoint_what_it_restores(tmp_path):
+    """The et-header table recorded with deltas between full checkpoints: playing the journal's
+    rows from the start reaches, at a delta's row, the table that delta restores to."""
+    from tui.commands.snapshot import WHOLE_TABLE
+    from tui.core.attributes import WireRoute
+
+    def wire_contents(state):
+        out = {}
+        for info in state.peers():
+            for version, table in ((4, info.v4), (6, info.v6)):
+                out[(info.key, version)] = {
+                    key: (route.attributes.blob, route.since, route.via_mp) if isinstance(route, WireRoute)
+                    else (str(route.as_path), route.since)
+                    for key, route in table.items()
+                }
+        return out
+
+    _checkpoints_of_a_real_table(tmp_path / "j.journal")
+    with JournalReader(tmp_path / "j.journal") as reader:
+        deltas = sorted(seq for seq in reader.checkpoint_rows() if reader.checkpoint_at(seq).base is not None)  # type: ignore[union-attr]
+        assert len(deltas) >= 10
+        wanted = {deltas[0], deltas[len(deltas) // 2], deltas[-1]}
+        engine = Engine(Watchlist([NORTH_KOREA, WHOLE_TABLE]), FixedClock())
+        seen = 0
+        for row in reader.rows(0):
+            engine.ingest([row.event])
+            seen = row.seq
+            if seen in wanted:
+                checkpoint = reader.checkpoint_at(seen)
+                assert checkpoint is not None
+                restored = reader.route_state(checkpoint)
+                assert restored.route_count() == engine.state.route_count()
+                assert wire_contents(restored) == wire_contents(engine.state), f"after row {seen}"
+                wanted.discard(seen)
+        assert not wanted

@@ -139,7 +139,8 @@ def collect_report_data(reader: Any, watchlist: Any, start: float | None, until:
     after = 0
     if checkpoint is not None:
         try:
-            engine.restore(checkpoint.data.get("engine", checkpoint.data))
+            state = reader.route_state(checkpoint)
+            engine.restore(checkpoint.data.get("engine", checkpoint.data), state=state)
         except (KeyError, ValueError) as exc:
             raise reader.damaged_checkpoint(checkpoint.seq, exc) from None
         after = checkpoint.seq

@@ -492,14 +492,16 @@ class Engine:
 
     # -- checkpoints ----------------------------------------------------------------------------
 
-    def checkpoint(self, *, with_table: bool = True) -> dict[str, Any]:
+    def checkpoint(self, *, with_table: bool = True, table_delta: bool = False) -> dict[str, Any]:
         """Everything needed to resume at this point (route table, detectors, findings).
 
         ``with_table=False`` leaves the route table out (``"state"``): for a caller that keeps
         a copy of the table itself (:meth:`restore` then takes it as ``state``).
+        ``table_delta`` stores the table as its changes since tracking started, where tracked
+        (:meth:`RouteState.to_snapshot`).
         """
         return {
-            **({"state": self.state.to_snapshot()} if with_table else {}),
+            **({"state": self.state.to_snapshot(delta=table_delta)} if with_table else {}),
             "origin_kept": sorted(str(p) for p in self._origin_kept),
             "expansions": [[w, reason, [str(p) for p in prefixes]] for w, reason, prefixes in self.watchlist.expansions()],
             "detectors": {d.name: d.snapshot() for d in self.detectors},

@@ -37,7 +37,7 @@ from tui.core.events import (
 )
 from tui.core.prefixes import Prefix, WireKey, wire_key_to_prefix
 from tui.core.tables import PackedTable, RestoredRoutes, RestoredTable, Table, discard_many, size_bounds
-from tui.core.wirekeys import join_wire_keys, key_sizes, split_wire_keys
+from tui.core.wirekeys import join_wire_keys, key_sizes, split_sized_keys, split_wire_keys
 
 __all__ = [
     "FULL_FEED_SHARE",
@@ -152,6 +152,10 @@ class RouteState:
         self._full_feed_basis: dict[int, str] = {}
         self._feeds_down: set[str] = set()
         self.last_ts: float | None = None
+        self._changed: dict[tuple[PeerKey, int], dict[WireKey, None]] | None = None
+        """Keys changed per session and IP version since :meth:`track_changes` (None: not
+        tracked); a session's table dropped whole is :data:`_DROPPED`. What a delta
+        checkpoint stores (:meth:`to_snapshot`)."""
 
     # -- sessions -------------------------------------------------------------------------------
 
@@ -234,6 +238,9 @@ class RouteState:
         if info is None:
             info = self.peer(event.peer, ts, event.source)
         table = info.v4 if event.version == 4 else info.v6
+        if self._changed is not None:
+            self._touch(info.key, event.version, event.withdrawn)
+            self._touch(info.key, event.version, event.announced)
         if event.withdrawn:
             discard_many(table, event.withdrawn)
         if event.announced and event.attributes is not None:
@@ -251,6 +258,8 @@ class RouteState:
         """Store ``route`` for ``key`` at session ``peer`` (the hot path of every feed)."""
         info = self._peers.get(peer) or self.peer(peer, ts, source)
         info.table(version)[key] = route
+        if self._changed is not None:
+            self._touch(info.key, version, (key,))
         info.last_seen = ts
         if info.status == PeerStatus.DOWN:
             # An UPDATE proves the session is established even if we missed the state change.
@@ -263,6 +272,8 @@ class RouteState:
         info = self._peers.get(peer) or self.peer(peer, ts, source)
         info.last_seen = ts
         self.last_ts = ts
+        if self._changed is not None:
+            self._touch(info.key, version, (key,))
         return info.table(version).pop(key, None) is not None
 
     def announce_many(
@@ -270,7 +281,10 @@ class RouteState:
     ) -> None:
         """Store one shared ``route`` for every key in ``keys`` (bulk :meth:`announce`, for MRT)."""
         info = self._peers.get(peer) or self.peer(peer, ts, source)
-        info.table(version).update(dict.fromkeys(keys, route))
+        routes = dict.fromkeys(keys, route)
+        info.table(version).update(routes)
+        if self._changed is not None:
+            self._touch(info.key, version, routes)
         info.last_seen = ts
         if info.status == PeerStatus.DOWN:
             info.status = PeerStatus.UP
@@ -284,6 +298,9 @@ class RouteState:
         self.last_ts = ts
         table = info.table(version)
         pop = table.pop
+        if self._changed is not None:
+            keys = list(keys)
+            self._touch(info.key, version, keys)
         return sum(1 for key in keys if pop(key, None) is not None)
 
     def set_peer_state(self, peer: PeerKey, up: bool, ts: float, source: str = "") -> bool:
@@ -303,6 +320,8 @@ class RouteState:
         info.since = ts
         info.v4 = {}
         info.v6 = {}
+        if self._changed is not None:
+            self._changed[(info.key, 4)] = self._changed[(info.key, 6)] = _DROPPED
         return changed
 
     def reconcile(self, snapshot: RouteSnapshot) -> list[RouteAnnounced | RouteWithdrawn]:
@@ -572,6 +591,19 @@ class RouteState:
 
     # -- checkpoints ----------------------------------------------------------------------------
 
+    def track_changes(self) -> None:
+        """Note the keys changed from now on (again from nothing): a journal writer calls this
+        after each full checkpoint, so that the next ones can store only what changed since."""
+        self._changed = {}
+
+    def _touch(self, peer: PeerKey, version: int, keys: Iterable[WireKey]) -> None:
+        assert self._changed is not None
+        touched = self._changed.get((peer, version))
+        if touched is None:
+            touched = self._changed[(peer, version)] = {}
+        if touched is not _DROPPED:
+            touched.update(dict.fromkeys(keys))
+
     def copy(self) -> RouteState:
         """An independent copy (the route objects are immutable and shared): a cached restore."""
         other = RouteState()
@@ -585,7 +617,7 @@ class RouteState:
         other.last_ts = self.last_ts
         return other
 
-    def to_snapshot(self) -> dict[str, Any]:
+    def to_snapshot(self, *, delta: bool = False) -> dict[str, Any]:
         """The whole state as data for a journal checkpoint (JSON-compatible but for ``bytes``).
 
         Routes are stored the way they are shared, as columns: each distinct set of wire
@@ -594,12 +626,34 @@ class RouteState:
         with the route of each as runs (route index, how many keys in a row have it: the
         prefixes of one UPDATE arrive together). A whole table is a handful of byte strings,
         written and read back with C-level passes, not a list per route.
+
+        With ``delta``, and changes tracked (:meth:`track_changes`), a table is stored as what
+        changed since: the changed keys it holds (with their routes, as above) and the ones it
+        no longer holds (``"removed"``), marked ``"base": true``; :meth:`from_snapshot` applies
+        that to the state tracking started from. Sessions are stored whole (a few fields each).
         """
-        distinct: dict[int, RouteLike] = {}
+        changed = self._changed if delta else None
+        stored: list[tuple[PeerInfo, dict[int, tuple[Any, Any, list[WireKey] | None]]]] = []
         for info in self._peers.values():
-            for table in (info.v4, info.v6):
-                if table:
-                    distinct.update(zip(map(id, table.values()), table.values(), strict=True))
+            chosen: dict[int, tuple[Any, Any, list[WireKey] | None]] = {}
+            for version, table in ((4, info.v4), (6, info.v6)):
+                touched = None if changed is None else changed.get((info.key, version))
+                if changed is None or touched is _DROPPED:
+                    if table:
+                        chosen[version] = (table, table.values(), None)
+                elif touched is None:
+                    if table:
+                        chosen[version] = ((), (), [])  # as in the base
+                else:
+                    get = table.get
+                    held = [key for key in touched if get(key) is not None]
+                    removed = [key for key in touched if get(key) is None]
+                    chosen[version] = (held, list(map(table.__getitem__, held)), removed)
+            stored.append((info, chosen))
+        distinct: dict[int, RouteLike] = {}
+        for _, chosen in stored:
+            for _, values, _ in chosen.values():
+                distinct.update(zip(map(id, values), values, strict=True))
         wire = [r for r in distinct.values() if isinstance(r, WireRoute)]
         decoded = [r for r in distinct.values() if not isinstance(r, WireRoute)]
         index_of = {id(r): n for n, r in enumerate(wire + decoded)}
@@ -610,20 +664,21 @@ class RouteState:
                 attribute_of[id(route.attributes)] = len(attributes)
                 attributes.append(route.attributes)
         peers = []
-        for info in self._peers.values():
-            tables = {}
-            for version, table in ((4, info.v4), (6, info.v6)):
-                if table:
-                    runs = [
-                        (index, len(list(group)))
-                        for index, group in itertools.groupby(map(index_of.__getitem__, map(id, table.values())))
-                    ]
-                    tables[str(version)] = {
-                        "keys": join_wire_keys(table),
-                        "key_sizes": key_sizes(table),
-                        "route_runs": _column("I", (index for index, _ in runs)),
-                        "run_lengths": _column("I", (count for _, count in runs)),
-                    }
+        for info, chosen in stored:
+            tables: dict[str, dict[str, Any]] = {}
+            for version, (keys, values, gone) in chosen.items():
+                runs = [
+                    (index, len(list(group)))
+                    for index, group in itertools.groupby(map(index_of.__getitem__, map(id, values)))
+                ]
+                tables[str(version)] = {
+                    "keys": join_wire_keys(keys),
+                    "key_sizes": key_sizes(keys),
+                    "route_runs": _column("I", (index for index, _ in runs)),
+                    "run_lengths": _column("I", (count for _, count in runs)),
+                }
+                if gone is not None:
+                    tables[str(version)] |= {"base": True, "removed": join_wire_keys(gone), "removed_sizes": key_sizes(gone)}
             peers.append(
                 {"key": list(info.key), "status": info.status, "source": info.source,
                  "since": info.since, "last_seen": info.last_seen, "tables": tables}
@@ -631,6 +686,7 @@ class RouteState:
         declared = {str(v): sorted(list(p) for p in peers) for v, peers in self._declared_full_feed.items()}
         return {
             "format": 3,
+            **({"delta": True} if changed is not None else {}),
             "attributes": {
                 "blobs": b"".join(a.blob for a in attributes),
                 "lengths": _column("I", (len(a.blob) for a in attributes)),
@@ -652,17 +708,23 @@ class RouteState:
         }
 
     @classmethod
-    def from_snapshot(cls, data: dict[str, Any]) -> RouteState:
-        """Rebuild a state saved with :meth:`to_snapshot`; raises ValueError on a damaged one."""
+    def from_snapshot(cls, data: dict[str, Any], base: RouteState | None = None) -> RouteState:
+        """Rebuild a state saved with :meth:`to_snapshot`; raises ValueError on a damaged one.
+
+        A delta (``to_snapshot(delta=True)``) needs ``base``, the state restored from the
+        checkpoint its changes are counted from; ``base`` is read, never changed.
+        """
+        if data.get("delta") and base is None:
+            raise ValueError("a delta checkpoint read without the checkpoint it is relative to")
         try:
-            return cls._from_snapshot(data)
+            return cls._from_snapshot(data, base if data.get("delta") else None)
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             # A checkpoint that zlib accepted but whose fields do not fit together (forged, or
             # written by a buggy version): one error type for the journal to report.
             raise ValueError(f"damaged route table: {type(exc).__name__}: {exc}") from None
 
     @classmethod
-    def _from_snapshot(cls, data: dict[str, Any]) -> RouteState:
+    def _from_snapshot(cls, data: dict[str, Any], base: RouteState | None) -> RouteState:
         stored_format = data.get("format")
         if stored_format not in (2, 3):
             raise ValueError(f"route table stored in format {stored_format!r}, this version reads formats 2 and 3")
@@ -688,6 +750,9 @@ class RouteState:
                 run_lengths = _values("I", table["run_lengths"])
                 route_runs = _values("I", table["route_runs"])
                 try:
+                    if base is not None and table.get("base"):
+                        _apply_delta(info, version, base, table, route_runs, run_lengths, restored_routes)
+                        continue
                     if packed is not None:
                         # Format 3 stores each key's size: the table is used in place, and
                         # rebuilt only when something walks it (tui.core.tables).
@@ -715,6 +780,39 @@ class RouteState:
         return state
 
 
+def _apply_delta(
+    info: PeerInfo,
+    version: int,
+    base: RouteState,
+    stored: dict[str, Any],
+    route_runs: array[int],
+    run_lengths: array[int],
+    routes: RestoredRoutes,
+) -> None:
+    """Give ``info`` the base's table of ``version`` with a delta's changes applied.
+
+    The base's table is copied (a restored one shares its columns), the keys no longer held
+    are withdrawn from it, the changed ones announced: a delta is at most the route changes
+    since its base, so this is a small fraction of a whole restore.
+    """
+    before = base._peers.get(info.key)
+    table: Table = before.table(version).copy() if before is not None else {}
+    removed = split_sized_keys(stored["removed"], stored["removed_sizes"], version)
+    keys = split_sized_keys(stored["keys"], stored["key_sizes"], version)
+    if len(keys) != sum(run_lengths):
+        raise ValueError(f"{len(keys)} changed prefixes but {sum(run_lengths)} routes stored")
+    every = routes.all() if keys else []
+    held = itertools.chain.from_iterable(map(itertools.repeat, map(every.__getitem__, route_runs), run_lengths))
+    if removed:
+        discard_many(table, removed)
+    if keys:
+        table.update(dict(zip(keys, held, strict=True)))
+    if version == 4:
+        info.v4 = table
+    else:
+        info.v6 = table
+
+
 def _column(typecode: str, values: Iterable[Any]) -> bytes:
     """Numbers as a little-endian array column (checkpoints read the same on any machine)."""
     column = array(typecode, values)
@@ -733,6 +831,9 @@ def _values(typecode: str, data: bytes) -> array[Any]:
 
 
 _UNSET: Any = object()
+
+_DROPPED: dict[WireKey, None] = {}
+"""In :attr:`RouteState._changed`: the session's table was dropped whole (it went down)."""
 
 
 def _full_feed_by_size(

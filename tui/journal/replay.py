@@ -39,7 +39,6 @@ from typing import Any
 from tui.core.clock import MAX_SPEED, TimeFormatError, VirtualClock, format_time, parse_time
 from tui.core.engine import Detector, Engine, FeedHealth, LogEntry, describe
 from tui.core.events import Event, Finding, RouteAnnounced, RouteWithdrawn
-from tui.core.memory import paused_collection
 from tui.core.prefixes import Prefix
 from tui.core.routes import RouteState
 from tui.core.watchlist import Watchlist
@@ -538,21 +537,7 @@ class ReplaySession:
 
     def _restore(self, seq: int, t: float) -> None:
         """Put the engine in the state of the checkpoint at row ``seq`` (replay time ``t``)."""
-        cached = self._restored.take(seq)
-        if cached is None:
-            checkpoint = self.reader.checkpoint_at_or_before(seq)
-            assert checkpoint is not None and checkpoint.seq == seq
-            data = checkpoint.data
-            try:
-                with paused_collection():
-                    table = RouteState.from_snapshot(data["engine"]["state"])
-            except (KeyError, ValueError) as exc:
-                raise self.reader.damaged_checkpoint(seq, exc) from None
-            # What the rest of a restore needs; the table's own columns are not kept twice.
-            data["engine"] = {k: v for k, v in data["engine"].items() if k != "state"}
-        else:
-            data, table = cached
-        self._restored.keep(seq, data, table)
+        data, table = self._restored_checkpoint(seq)
         self.engine.reset()
         self.engine.restore(data["engine"], state=table.copy())
         self.engine.timeline.restore(data.get("timeline", {}))
@@ -561,6 +546,26 @@ class ReplaySession:
         self.cursor = seq
         self._stepper.restored_at(t)
         self._refill_log()
+
+    def _restored_checkpoint(self, seq: int) -> tuple[dict[str, Any], RouteState]:
+        """The checkpoint at row ``seq`` restored (its data less the table, and the table),
+        from those kept or from the file; kept as the most recently used.
+
+        A delta checkpoint's table is applied to its base's, which is restored (and kept) the
+        same way: seeking about between the checkpoints of one base reads that base once.
+        """
+        cached = self._restored.take(seq)
+        if cached is None:
+            checkpoint = self.reader.checkpoint_at(seq)
+            assert checkpoint is not None
+            base = self._restored_checkpoint(checkpoint.base)[1] if checkpoint.base is not None else None
+            table = self.reader.route_state(checkpoint, base)
+            data = checkpoint.data
+            # What the rest of a restore needs; the table's own columns are not kept twice.
+            data["engine"] = {k: v for k, v in data["engine"].items() if k != "state"}
+            cached = data, table
+        self._restored.keep(seq, *cached)
+        return cached
 
     def _apply_rows(self, target: int) -> None:
         """Apply rows cursor+1..target, batch by batch."""

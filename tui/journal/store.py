@@ -72,7 +72,9 @@ from tui.core.events import (
     RouteWithdrawn,
     WatchExpanded,
 )
+from tui.core.memory import paused_collection
 from tui.core.prefixes import Prefix, PrefixError
+from tui.core.routes import RouteState
 from tui.core.watchlist import Watchlist
 from tui.journal.codec import (
     CodecError,
@@ -230,6 +232,13 @@ class Checkpoint:
     t: float
     data: dict[str, Any]
 
+    @property
+    def base(self) -> int | None:
+        """For a delta checkpoint (its route table stored as changes), the row of the full
+        checkpoint those changes are counted from; None for a full one."""
+        base = self.data.get("base")
+        return base if isinstance(base, int) else None
+
 
 def _check_schema(conn: sqlite3.Connection, path: Path) -> int:
     """The journal's schema version; refuses files that are not journals, or too new or old ones."""
@@ -277,6 +286,7 @@ class JournalWriter:
         watchlist: Watchlist | None = None,
         checkpoint_interval: float = 300.0,
         checkpoint_changes: int = 50_000,
+        checkpoint_rows: int = 2_000,
         commit_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         background: bool = True,
@@ -287,10 +297,12 @@ class JournalWriter:
         self.watchlist = watchlist
         self.checkpoint_interval = checkpoint_interval
         self.checkpoint_changes = checkpoint_changes
+        self.checkpoint_rows = checkpoint_rows
         self.commit_interval = commit_interval
         self._clock = clock
         self._lock = threading.RLock()
-        self._checkpoint_source: Callable[[], dict[str, Any]] | None = None
+        self._checkpoint_source: Callable[[bool], dict[str, Any]] | None = None
+        self._track_changes: Callable[[], None] = lambda: None
         self._writer_lock = _WriterLock.take(self.path)
         try:
             self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
@@ -325,7 +337,11 @@ class JournalWriter:
         cp = self._conn.execute("SELECT max(t) FROM checkpoints").fetchone()[0]
         self._next_checkpoint_t: float | None = None if cp is None else cp + checkpoint_interval
         self._changes = 0
-        """Route changes appended since the last checkpoint."""
+        """Route changes appended since the last full checkpoint."""
+        self._rows = 0
+        """Rows appended since the last checkpoint, full or delta."""
+        self._base_seq: int | None = None
+        """The row of this writer's last full checkpoint: what a delta checkpoint is relative to."""
         self._compressing: _Compression | None = None
         """The last checkpoint taken, while a thread compresses it (at most one at a time)."""
         self._compress_in_thread = compress_in_thread
@@ -358,6 +374,7 @@ class JournalWriter:
             self._batch += 1
             rows: list[tuple[Any, ...]] = []
             watchlist = self.watchlist
+            self._rows += len(events)
             for event in events:
                 self.last_seq += 1
                 if event.__class__ is BulkRoutes:
@@ -380,9 +397,10 @@ class JournalWriter:
             self.last_t = batch_t
             if self._next_checkpoint_t is None:
                 self._next_checkpoint_t = batch_t + self.checkpoint_interval
-            due = batch_t >= self._next_checkpoint_t or self._changes >= self.checkpoint_changes
-            if due and self._checkpoint_source is not None:
-                self._write_checkpoint()
+            full = batch_t >= self._next_checkpoint_t or self._changes >= self.checkpoint_changes
+            delta = self._rows >= self.checkpoint_rows and self._base_seq is not None
+            if (full or delta) and self._checkpoint_source is not None:
+                self._write_checkpoint(delta=not full)
             else:
                 self._store_compressed(wait=False)
             if self._clock() - self._last_commit >= self.commit_interval:
@@ -392,21 +410,40 @@ class JournalWriter:
 
     def attach(self, engine: Any) -> None:
         """Take checkpoints from ``engine`` (its state must include every appended event)."""
-        self._checkpoint_source = lambda: checkpoint_of(engine)
+        self._checkpoint_source = lambda delta: checkpoint_of(engine, table_delta=delta)
+        self._track_changes = lambda: engine.state.track_changes()
 
     def checkpoint(self) -> None:
         """Store a checkpoint now (after the last appended event)."""
         with self._lock:
-            if self._checkpoint_source is not None and self.last_seq and self.last_t is not None:
+            taken = self._rows == 0 and self.checkpoints > 0  # this writer's last one is after this row
+            if self._checkpoint_source is not None and self.last_seq and self.last_t is not None and not taken:
                 self._begin()
-                self._write_checkpoint()
+                self._write_checkpoint(delta=self._base_seq is not None)
                 self._store_compressed(wait=True)
 
-    def _write_checkpoint(self) -> None:
+    def _write_checkpoint(self, *, delta: bool) -> None:
+        """Store a checkpoint after the last row: the whole route table, or with ``delta``
+        (and a full checkpoint before it from this writer) only what changed since that one.
+
+        Full checkpoints come every ``checkpoint_interval`` of data time or
+        ``checkpoint_changes`` route changes; deltas every ``checkpoint_rows`` rows between
+        them, so that a seek never applies more rows than that after a restore, while a
+        checkpoint costs what changed rather than the whole table.
+        """
         assert self._checkpoint_source is not None and self.last_t is not None
+        data = self._checkpoint_source(delta)
+        if data["engine"].get("state", {}).get("delta"):
+            data["base"] = self._base_seq
+        else:
+            # Full (asked for, or the engine's table was replaced since and tracks nothing).
+            self._base_seq = self.last_seq
+            self._track_changes()
+            self._next_checkpoint_t = self.last_t + self.checkpoint_interval
+            self._changes = 0
         # Framed here, while the state is that of this row; compressed by zlib in a thread of
         # its own (it releases the GIL), while the rows after it go on being read and stored.
-        frame = checkpoint_frame(self._checkpoint_source())
+        frame = checkpoint_frame(data)
         self._store_compressed(wait=True)
         job = _Compression(self.last_seq, self.last_t, frame)
         if self._compress_in_thread:
@@ -414,8 +451,7 @@ class JournalWriter:
         else:
             self._insert_checkpoint(job.run())
         self.checkpoints += 1
-        self._next_checkpoint_t = self.last_t + self.checkpoint_interval
-        self._changes = 0
+        self._rows = 0
 
     def _store_compressed(self, *, wait: bool) -> None:
         """Insert the checkpoint being compressed once it is (at once with ``wait``)."""
@@ -519,10 +555,10 @@ class _Compression:
         return self
 
 
-def checkpoint_of(engine: Any, *, with_table: bool = True) -> dict[str, Any]:
+def checkpoint_of(engine: Any, *, with_table: bool = True, table_delta: bool = False) -> dict[str, Any]:
     """What a journal checkpoint holds of ``engine``: its own checkpoint, timeline, feeds, counters."""
     return {
-        "engine": engine.checkpoint(with_table=with_table),
+        "engine": engine.checkpoint(with_table=with_table, table_delta=table_delta),
         "timeline": engine.timeline.to_snapshot(),
         "feeds": [asdict(h) for h in engine.feeds.values()],
         "counters": dict(engine.counters),
@@ -718,6 +754,32 @@ class JournalReader:
         except CodecError as exc:
             raise self.damaged_checkpoint(row[0], exc) from None
         return Checkpoint(row[0], row[1], data)
+
+    def checkpoint_at(self, seq: int) -> Checkpoint | None:
+        """The checkpoint taken right after row ``seq``, or None."""
+        found = self.checkpoint_at_or_before(seq)
+        return found if found is not None and found.seq == seq else None
+
+    def route_state(self, checkpoint: Checkpoint, base: RouteState | None = None) -> RouteState:
+        """The route table of ``checkpoint``; a delta one is applied to its base checkpoint's
+        table (``base`` when the caller has it restored already, else read here).
+
+        Raises :class:`JournalError` for a damaged checkpoint or a missing base.
+        """
+        data = checkpoint.data.get("engine", checkpoint.data)["state"]
+        if checkpoint.base is not None and base is None:
+            found = self.checkpoint_at(checkpoint.base)
+            if found is None or found.base is not None:
+                raise JournalError(
+                    f"{self.path}: the checkpoint after row {checkpoint.seq} is stored as changes since the one "
+                    f"after row {checkpoint.base}, which is missing or not whole; seek elsewhere"
+                )
+            base = self.route_state(found)
+        try:
+            with paused_collection():
+                return RouteState.from_snapshot(data, base)
+        except (KeyError, ValueError) as exc:
+            raise self.damaged_checkpoint(checkpoint.seq, exc) from None
 
     def damaged_checkpoint(self, seq: int, problem: Exception) -> JournalError:
         """The error for the checkpoint at row ``seq`` when it cannot be read or restored
