@@ -28,8 +28,9 @@ def error_of(text: str) -> str:
 
 def test_a_good_config_loads(tmp_path):
     path = tmp_path / "wf.toml"
-    path.write_text(TWO_WATCHES + "[journal]\ncheckpoint_interval = 60\n")
+    path.write_text(TWO_WATCHES + "[journal]\ncheckpoint_interval = 60\ncheckpoint_rows = 500\n")
     config = load_config(path)
+    assert config.checkpoint_options()["checkpoint_rows"] == 500
     assert [w.name for w in config.watches] == ["A", "B"]
     assert config.watchlist().prefixes() == [Prefix.parse("192.0.2.0/24"), Prefix.parse("198.51.100.0/24")]
     assert config.checkpoint_interval == 60.0 and config.source == str(path)
@@ -83,6 +84,7 @@ def test_other_values_are_checked_with_their_line():
     assert error_of("[journal]\ncheckpoint_interval = 0\n") == (
         "/etc/wf.toml:2: journal.checkpoint_interval: must be more than 0 seconds, got 0"
     )
+    assert error_of("[journal]\ncheckpoint_rows = 0\n") == "/etc/wf.toml:2: journal.checkpoint_rows: must be at least 1, got 0"
     text = '[feeds.ripestat]\nurl = "https://stat.example/"\n[feeds.ris_live]\nurl = "http://x"\n'
     assert error_of(text) == "/etc/wf.toml:4: feeds.ris_live.url: 'http://x' is not a ws:// or wss:// URL"
     hooks = '[[alerts.webhooks]]\nurl = "https://a"\n[[alerts.webhooks]]\nurl = "https://b"\nformat = "xml"\n'

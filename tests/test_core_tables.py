@@ -168,3 +168,36 @@ def test_the_full_feed_cut_uses_exact_sizes_where_the_bounds_do_not_decide():
     assert [p.key.peer_asn for p in chosen] == [3356]  # 1,490 < 1,500 exactly
     chosen, _ = original.full_feed_peers(4)
     assert sorted(p.key.peer_asn for p in chosen) == [2914, 3356]  # 1,520 >= 1,500
+
+
+def _more_specifics_of(state: RouteState, prefixes: list[Prefix]) -> dict:
+    return {
+        str(p): {str(other): sorted((info.key, route.since) for info, route in pairs) for other, pairs in found.items()}
+        for p, found in state.more_specifics_of_each(prefixes).items()
+    }
+
+
+def test_more_specifics_are_searched_in_a_restored_table_without_a_rebuild(real_table):
+    state, snapshot = real_table
+    restored = RouteState.from_snapshot(snapshot)
+    (info,) = restored.peers()
+    watched = [Prefix.parse(p) for p in ("175.45.176.0/22", "175.45.178.0/24", "193.0.0.0/16", "8.0.0.0/8", "2.0.0.0/15")]
+    want = _more_specifics_of(state, watched)
+    assert sum(len(found) for found in want.values()) > 100  # the /8 alone has many
+    assert _more_specifics_of(restored, watched) == want
+    assert isinstance(info.v4, RestoredTable) and not info.v4.rebuilt
+    # With changes on top: a new more-specific, and one of the /8's withdrawn.
+    new = Prefix.parse("8.8.4.0/23")
+    gone = next(Prefix.parse(other) for other in want["8.0.0.0/8"] if other != str(new))
+    for target in (state.copy(), restored):
+        _announce(target, str(new), "3356 15169", ts=2e9)
+        table = next(target.peers()).v4
+        if isinstance(table, RestoredTable):
+            table.discard_many([gone.wire_key])
+        else:
+            table.pop(gone.wire_key)
+        if target is not restored:
+            want = _more_specifics_of(target, watched)
+    assert str(new) in want["8.0.0.0/8"] and str(gone) not in want["8.0.0.0/8"]
+    assert _more_specifics_of(restored, watched) == want
+    assert not info.v4.rebuilt

@@ -124,6 +124,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "path": ("str", "SQLite journal file (XDG data dir)"),
         "checkpoint_interval": ("float", "seconds of data between route-state checkpoints (300)"),
         "checkpoint_changes": ("int", "route changes between route-state checkpoints, whichever comes first (50000)"),
+        "checkpoint_rows": ("int", "rows between them at most: a checkpoint of what changed since the last whole one (2000)"),
     },
     "alerts": {
         "jsonl": ("str", 'file to append findings to as JSON lines ("-" for stdout)'),
@@ -241,6 +242,7 @@ class Config:
     journal_path: str = ""
     checkpoint_interval: float = 300.0
     checkpoint_changes: int = 50_000
+    checkpoint_rows: int = 2_000
     rpki_vrp_file: str = ""
     keys: dict[str, str] = field(default_factory=dict)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
@@ -253,7 +255,11 @@ class Config:
 
     def checkpoint_options(self) -> dict[str, float | int]:
         """``[journal]``'s checkpoint spacing, as the journal writer's keyword arguments."""
-        return {"checkpoint_interval": self.checkpoint_interval, "checkpoint_changes": self.checkpoint_changes}
+        return {
+            "checkpoint_interval": self.checkpoint_interval,
+            "checkpoint_changes": self.checkpoint_changes,
+            "checkpoint_rows": self.checkpoint_rows,
+        }
 
     def zone(self, name: str) -> ZoneConfig:
         """The settings of zone ``name`` (empty overrides when not configured)."""
@@ -420,6 +426,8 @@ class _Checker:
             )
         if journal.get("checkpoint_changes", 1) < 1:
             raise self.fail("journal", "checkpoint_changes", f"must be at least 1, got {journal['checkpoint_changes']}")
+        if journal.get("checkpoint_rows", 1) < 1:
+            raise self.fail("journal", "checkpoint_rows", f"must be at least 1, got {journal['checkpoint_rows']}")
         rpki = raw.get("rpki", {})
         self.check_keys(rpki, "rpki")
         replay = raw.get("replay", {})
@@ -444,6 +452,7 @@ class _Checker:
             journal_path=journal.get("path", ""),
             checkpoint_interval=float(journal.get("checkpoint_interval", 300.0)),
             checkpoint_changes=int(journal.get("checkpoint_changes", 50_000)),
+            checkpoint_rows=int(journal.get("checkpoint_rows", 2_000)),
             rpki_vrp_file=rpki.get("vrp_file", ""),
             keys=dict(keys),
             replay=ReplayConfig(autoplay=replay.get("autoplay", False), speed=speed),

@@ -538,7 +538,7 @@ class RouteState:
                     by_first.setdefault(p.network >> (p.bits - 8), []).append(p)
             parsed: dict[WireKey, Prefix] = {}
             for info in self._peers.values():
-                for key, route in info.table(version).items():
+                for key, route in _candidates_within(info.table(version), watched, bool(short)):
                     candidates = by_first.get(key[1]) if len(key) > 1 else None
                     if candidates is None and not short:
                         continue
@@ -834,6 +834,22 @@ _UNSET: Any = object()
 
 _DROPPED: dict[WireKey, None] = {}
 """In :attr:`RouteState._changed`: the session's table was dropped whole (it went down)."""
+
+
+def _candidates_within(table: Table, watched: list[Prefix], short: bool) -> Iterable[tuple[WireKey, RouteLike]]:
+    """The routes of ``table`` that may lie inside one of ``watched``: all of them, but for a
+    restored table not yet rebuilt, where the keys that start with a watched prefix's whole
+    octets are searched for in its columns (no prefix shorter than /8 among ``watched``)."""
+    if short or not isinstance(table, RestoredTable) or table.rebuilt:
+        return table.items()
+    found: dict[WireKey, RouteLike] = {}
+    for prefix in watched:
+        lead = prefix.network.to_bytes(prefix.bits // 8, "big")[: prefix.length // 8]
+        items = table.items_starting(lead, prefix.length)
+        if items is None:
+            return table.items()
+        found.update(items)
+    return found.items()
 
 
 def _full_feed_by_size(

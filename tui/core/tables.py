@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from typing import Any
 
 from tui.core.attributes import PathAttributes, WireRoute
@@ -181,19 +181,40 @@ class PackedTable:
         if self._dict is not None:
             return self._dict.get(key)
         index = self._index_of(key)
-        if index < 0:
-            return None
+        return None if index < 0 else self._route_at(index)
+
+    def _route_at(self, index: int) -> Any:
         if self._run_ends is None:
             self._run_ends = array("I", itertools.accumulate(self._run_lengths))
         return self._routes.route(self._route_runs[bisect_right(self._run_ends, index)])
+
+    def _key_offsets(self) -> array[int]:
+        if self._offsets is None:
+            self._offsets = array("I", itertools.accumulate(self._sizes, initial=0))
+        return self._offsets
+
+    def items_starting(self, lead: bytes, length: int) -> list[tuple[WireKey, Any]]:
+        """The keys of prefix length ``length`` or more whose address starts with the octets
+        ``lead`` (at least one), with their routes: the candidates to lie inside a prefix of
+        ``length`` whose whole octets are ``lead``. A search of the columns, no rebuild."""
+        if self._dict is not None:
+            return [(k, r) for k, r in self._dict.items() if len(k) > len(lead) and k[0] >= length and k[1:].startswith(lead)]
+        offsets, keys, sizes = self._key_offsets(), self._keys, self._sizes
+        out = []
+        at = keys.find(lead, 1)
+        while at >= 0:
+            start = at - 1
+            index = bisect_left(offsets, start)
+            if index < len(sizes) and offsets[index] == start and keys[start] >= length and sizes[index] > len(lead):
+                out.append((keys[start:start + sizes[index]], self._route_at(index)))
+            at = keys.find(lead, at + 1)
+        return out
 
     def _index_of(self, key: WireKey) -> int:
         size = len(key)
         if not size or size not in self._sizes:
             return -1
-        if self._offsets is None:
-            self._offsets = array("I", itertools.accumulate(self._sizes, initial=0))
-        offsets, keys, sizes = self._offsets, self._keys, self._sizes
+        offsets, keys, sizes = self._key_offsets(), self._keys, self._sizes
         if size in self._rare_sizes:
             marker = size.to_bytes(1, "big")
             index = sizes.find(marker)
@@ -334,6 +355,17 @@ class RestoredTable:
         self._overlay[key] = _GONE
         return default if held is None else held
 
+    def items_starting(self, lead: bytes, length: int) -> list[tuple[WireKey, Any]] | None:
+        """:meth:`PackedTable.items_starting` with the changes since applied (what it adds is
+        a superset: the overlay's routes are all given); None once rebuilt (walk it instead)."""
+        if self._dict is not None:
+            return None
+        assert self._base is not None
+        overlay = self._overlay
+        found = [(key, route) for key, route in self._base.items_starting(lead, length) if key not in overlay]
+        found += [(key, route) for key, route in overlay.items() if route is not _GONE]
+        return found
+
     # -- walking: rebuilds ----------------------------------------------------------------------
 
     def _rebuilt(self) -> dict[WireKey, Any]:
@@ -357,13 +389,13 @@ class RestoredTable:
     def __iter__(self) -> Iterator[WireKey]:
         return iter(self._rebuilt())
 
-    def keys(self) -> Any:
+    def keys(self) -> KeysView[WireKey]:
         return self._rebuilt().keys()
 
-    def values(self) -> Any:
+    def values(self) -> ValuesView[Any]:
         return self._rebuilt().values()
 
-    def items(self) -> Any:
+    def items(self) -> ItemsView[WireKey, Any]:
         return self._rebuilt().items()
 
     def copy(self) -> RestoredTable | dict[WireKey, Any]:

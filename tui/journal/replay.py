@@ -307,6 +307,7 @@ class ReplaySession:
         findings: str | None = None,
         checkpoint_interval: float = 300.0,
         checkpoint_changes: int = 50_000,
+        checkpoint_rows: int = 2_000,
         keep_all_routes: bool = False,
         log_size: int = 5000,
         tick_interval: float = 1.0,
@@ -334,7 +335,7 @@ class ReplaySession:
                 journal = workdir / "replay.journal"
                 writer = JournalWriter(
                     journal, watchlist=watchlist, checkpoint_interval=checkpoint_interval,
-                    checkpoint_changes=checkpoint_changes, background=False,
+                    checkpoint_changes=checkpoint_changes, checkpoint_rows=checkpoint_rows, background=False,
                 )
                 try:
                     record_sources(
