@@ -1,7 +1,7 @@
 """Seek anywhere in a whole-table journal: the console's jump and ``snapshot --at``, as users run them.
 
 The journal: ``watchfloor record updates.et-header.2015.gz --all --journal J`` (one peer's full
-table, 577,703 routes in 89,692 rows, 11 checkpoints, 37 s of data time), recorded afresh by
+table, 577,703 routes in 89,692 rows, 21 checkpoints: 11 full, 10 deltas, 37 s of data time), recorded afresh by
 every run; and, as a contrast, the watch-only journal of the same file (``record FILE
 --journal J2``, the built-in North Korea watch: 15 rows).
 
