@@ -36,7 +36,7 @@ from tui.core.events import (
     RouteWithdrawn,
 )
 from tui.core.prefixes import Prefix, WireKey, wire_key_to_prefix
-from tui.core.tables import PackedTable, RestoredRoutes, RestoredTable, Table, discard_many, size_bounds
+from tui.core.tables import PackedTable, RestoredRoutes, RestoredTable, Table, discard_many, expand_runs, size_bounds
 from tui.core.wirekeys import join_wire_keys, key_sizes, split_sized_keys, split_wire_keys
 
 __all__ = [
@@ -740,8 +740,6 @@ class RouteState:
             stored["blobs"], _values("I", stored["lengths"]), stored["asn4"], _values("I", columns["attributes"]),
             _values("d", columns["since"]), columns["via_mp"], decoded,
         )
-        packed = restored_routes if stored_format == 3 else None
-        routes: list[RouteLike] = [] if packed is not None else restored_routes.all()
         for item in data["peers"]:
             key = PeerKey(item["key"][0], item["key"][1], int(item["key"][2]))
             info = PeerInfo(key, item["status"], item["source"], item["since"], item["last_seen"], {}, {})
@@ -753,11 +751,11 @@ class RouteState:
                     if base is not None and table.get("base"):
                         _apply_delta(info, version, base, table, route_runs, run_lengths, restored_routes)
                         continue
-                    if packed is not None:
+                    if stored_format == 3:
                         # Format 3 stores each key's size: the table is used in place, and
                         # rebuilt only when something walks it (tui.core.tables).
                         restored = RestoredTable(
-                            PackedTable(table["keys"], table["key_sizes"], version, route_runs, run_lengths, packed)
+                            PackedTable(table["keys"], table["key_sizes"], version, route_runs, run_lengths, restored_routes)
                         )
                         if version == 4:
                             info.v4 = restored
@@ -769,7 +767,7 @@ class RouteState:
                     raise ValueError(f"session {key}, IPv{version}: {exc}") from None
                 if len(keys) != sum(run_lengths):
                     raise ValueError(f"session {key}: {len(keys)} prefixes but {sum(run_lengths)} routes stored")
-                held = itertools.chain.from_iterable(map(itertools.repeat, map(routes.__getitem__, route_runs), run_lengths))
+                held = expand_runs(restored_routes.all(), route_runs, run_lengths)
                 info.table(version).update(dict(zip(keys, held, strict=True)))
             state._peers[key] = info
         for v, peers in (data.get("full_feed") or {}).items():
@@ -801,8 +799,7 @@ def _apply_delta(
     keys = split_sized_keys(stored["keys"], stored["key_sizes"], version)
     if len(keys) != sum(run_lengths):
         raise ValueError(f"{len(keys)} changed prefixes but {sum(run_lengths)} routes stored")
-    every = routes.all() if keys else []
-    held = itertools.chain.from_iterable(map(itertools.repeat, map(every.__getitem__, route_runs), run_lengths))
+    held = expand_runs(routes.all() if keys else [], route_runs, run_lengths)
     if removed:
         discard_many(table, removed)
     if keys:

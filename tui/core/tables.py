@@ -22,14 +22,14 @@ from __future__ import annotations
 import itertools
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Sequence, ValuesView
 from typing import Any
 
 from tui.core.attributes import PathAttributes, WireRoute
 from tui.core.prefixes import WireKey
-from tui.core.wirekeys import KEY_SIZES, WireKeyError, split_sized_keys
+from tui.core.wirekeys import count_key_sizes, split_sized_keys
 
-__all__ = ["PROBES_BEFORE_REBUILD", "PackedTable", "RestoredRoutes", "RestoredTable", "Table"]
+__all__ = ["PROBES_BEFORE_REBUILD", "PackedTable", "RestoredRoutes", "RestoredTable", "Table", "expand_runs"]
 
 PROBES_BEFORE_REBUILD = 48
 """Lookups in a table's stored columns (about a millisecond each in a whole table) before it is
@@ -146,14 +146,7 @@ class PackedTable:
     ) -> None:
         # What can be checked without a pass per key is checked now, so that a damaged
         # checkpoint is refused when it is restored rather than when a view first walks it.
-        if not sizes and keys:
-            raise WireKeyError(f"{len(keys)} octets of keys but no sizes")
-        if sizes.translate(None, KEY_SIZES[version]):
-            raise WireKeyError(f"a stored key size is not that of any IPv{version} prefix")
-        counts = {size: sizes.count(size.to_bytes(1, "big")) for size in KEY_SIZES[version]}
-        stored = sum(size * count for size, count in counts.items())
-        if stored != len(keys):
-            raise WireKeyError(f"key sizes add up to {stored} octets, the keys take {len(keys)}")
+        counts = count_key_sizes(keys, sizes, version)
         if len(route_runs) != len(run_lengths):
             raise ValueError("the route runs and their lengths differ in number")
         if sum(run_lengths) != len(sizes):
@@ -197,8 +190,6 @@ class PackedTable:
         """The keys of prefix length ``length`` or more whose address starts with the octets
         ``lead`` (at least one), with their routes: the candidates to lie inside a prefix of
         ``length`` whose whole octets are ``lead``. A search of the columns, no rebuild."""
-        if self._dict is not None:
-            return [(k, r) for k, r in self._dict.items() if len(k) > len(lead) and k[0] >= length and k[1:].startswith(lead)]
         offsets, keys, sizes = self._key_offsets(), self._keys, self._sizes
         out = []
         at = keys.find(lead, 1)
@@ -235,10 +226,7 @@ class PackedTable:
         """The table as a dict, in stored order (built once; callers copy it, never change it)."""
         if self._dict is None:
             keys = split_sized_keys(self._keys, self._sizes, self._version)
-            routes = self._routes.all()
-            held = itertools.chain.from_iterable(
-                map(itertools.repeat, map(routes.__getitem__, self._route_runs), self._run_lengths)
-            )
+            held = expand_runs(self._routes.all(), self._route_runs, self._run_lengths)
             self._dict = dict(zip(keys, held, strict=True))
         return self._dict
 
@@ -409,6 +397,12 @@ class RestoredTable:
     def rebuilt(self) -> bool:
         """Whether the table is a plain dict by now."""
         return self._dict is not None
+
+
+def expand_runs(routes: Sequence[Any], route_runs: Iterable[int], run_lengths: Iterable[int]) -> Iterator[Any]:
+    """The route of each key of a stored table: ``routes[route_runs[r]]``, ``run_lengths[r]``
+    times over, for each run ``r`` (how a checkpoint stores them; C-level passes only)."""
+    return itertools.chain.from_iterable(map(itertools.repeat, map(routes.__getitem__, route_runs), run_lengths))
 
 
 Table = dict[WireKey, Any] | RestoredTable

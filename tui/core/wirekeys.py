@@ -24,6 +24,7 @@ from tui.core.prefixes import WireKey
 __all__ = [
     "KEY_SIZES",
     "WireKeyError",
+    "count_key_sizes",
     "join_wire_keys",
     "key_sizes",
     "scanner",
@@ -182,6 +183,21 @@ _TENS = bytes(48 + (n // 10) % 10 for n in range(256))
 _ONES = bytes(48 + n % 10 for n in range(256))
 
 
+def count_key_sizes(data: bytes, sizes: bytes, version: int) -> dict[int, int]:
+    """How many keys of each size ``sizes`` holds, once checked against ``data`` without a
+    pass per key: every size is one an IPv``version`` key can have, and they add up to
+    ``len(data)``. Raises :class:`WireKeyError` otherwise (a damaged or forged checkpoint)."""
+    if not sizes and data:
+        raise WireKeyError(f"{len(data)} octets of keys but no sizes")
+    if sizes.translate(None, KEY_SIZES[version]):
+        raise WireKeyError(f"a stored key size is not that of any IPv{version} prefix")
+    counts = {size: sizes.count(size.to_bytes(1, "big")) for size in KEY_SIZES[version]}
+    total = sum(size * count for size, count in counts.items())
+    if total != len(data):
+        raise WireKeyError(f"key sizes add up to {total} octets, the keys take {len(data)}")
+    return counts
+
+
 def split_sized_keys(data: bytes, sizes: bytes, version: int) -> list[WireKey]:
     """The wire keys of ``data`` given the size of each (``sizes``, from :func:`key_sizes`).
 
@@ -194,12 +210,9 @@ def split_sized_keys(data: bytes, sizes: bytes, version: int) -> list[WireKey]:
     Raises :class:`WireKeyError` when the sizes do not add up to ``data`` or disagree with
     the keys' own length octets (a damaged or forged checkpoint).
     """
+    count_key_sizes(data, sizes, version)
     if not sizes:
-        if data:
-            raise WireKeyError(f"{len(data)} octets of keys but no sizes")
         return []
-    if sizes.translate(None, KEY_SIZES[version]):
-        raise WireKeyError(f"a stored key size is not that of any IPv{version} prefix")
     count = len(sizes)
     # struct counts are decimal digits before the code: two of them fit every size (1..17).
     layout = bytearray(3 * count)
@@ -207,10 +220,7 @@ def split_sized_keys(data: bytes, sizes: bytes, version: int) -> list[WireKey]:
     layout[1::3] = sizes.translate(_ONES)
     layout[2::3] = b"s" * count
     # A Struct of its own: struct.unpack would keep this one-off, table-sized format in its cache.
-    splitter = struct.Struct(bytes(layout))
-    if splitter.size != len(data):
-        raise WireKeyError(f"key sizes add up to {splitter.size} octets, the keys take {len(data)}")
-    keys = list(splitter.unpack(data))
+    keys = list(struct.Struct(bytes(layout)).unpack(data))
     lengths = bytes(map(operator.itemgetter(0), keys))
     if lengths.translate(_SIZE_OF_LENGTH[version]) != sizes:
         raise WireKeyError(f"a stored IPv{version} key size disagrees with the key's prefix length")
