@@ -492,7 +492,10 @@ def test_delta_checkpoints_restore_the_table_the_live_engine_held(tmp_path):
                 assert base < seq and kinds[base] is None
 
 
-def test_a_delta_checkpoint_without_its_base_is_a_clear_error(tmp_path):
+def test_a_delta_checkpoint_without_its_base_is_a_clear_error(tmp_path, monkeypatch):
+    import tui.journal.replay as replay
+
+    monkeypatch.setattr(replay, "JUMP_ROWS", 0)  # six rows: any checkpoint ahead is worth a jump
     path = tmp_path / "j.journal"
     engine = Engine(WATCHLIST, FixedClock())
     with JournalWriter(path, watchlist=WATCHLIST, checkpoint_interval=3.0, checkpoint_rows=2, background=False) as writer:
@@ -514,6 +517,10 @@ def test_a_delta_checkpoint_without_its_base_is_a_clear_error(tmp_path):
         assert delta is not None
         with pytest.raises(JournalError, match=f"changes since the one after row {bases[0]}, which is missing"):
             reader.route_state(delta)
+    # A replay seeking there says the same, rather than failing inside.
+    missing = f"changes since the one after row {bases[0]}, which is missing"
+    with replay.ReplaySession.open(str(path), WATCHLIST) as session, pytest.raises(JournalError, match=missing):
+        session.seek(session.end)
 
 
 def test_a_replay_of_a_recorded_whole_table_holds_at_each_delta_checkpoint_what_it_restores(tmp_path):

@@ -43,7 +43,7 @@ from tui.core.prefixes import Prefix
 from tui.core.routes import RouteState
 from tui.core.watchlist import Watchlist
 from tui.journal.sources import open_sources
-from tui.journal.store import JournalReader, JournalWriter, checkpoint_of, is_journal, is_logged
+from tui.journal.store import Checkpoint, JournalReader, JournalWriter, checkpoint_of, is_journal, is_logged
 
 __all__ = [
     "ReplaySession",
@@ -548,18 +548,23 @@ class ReplaySession:
         self._stepper.restored_at(t)
         self._refill_log()
 
-    def _restored_checkpoint(self, seq: int) -> tuple[dict[str, Any], RouteState]:
+    def _restored_checkpoint(self, seq: int, checkpoint: Checkpoint | None = None) -> tuple[dict[str, Any], RouteState]:
         """The checkpoint at row ``seq`` restored (its data less the table, and the table),
-        from those kept or from the file; kept as the most recently used.
+        from those kept or from the file (``checkpoint`` when the caller has read it); kept as
+        the most recently used.
 
         A delta checkpoint's table is applied to its base's, which is restored (and kept) the
         same way: seeking about between the checkpoints of one base reads that base once.
         """
         cached = self._restored.take(seq)
         if cached is None:
-            checkpoint = self.reader.checkpoint_at(seq)
-            assert checkpoint is not None
-            base = self._restored_checkpoint(checkpoint.base)[1] if checkpoint.base is not None else None
+            checkpoint = checkpoint or self.reader.checkpoint_at(seq)
+            assert checkpoint is not None  # seq is a row of the checkpoints table
+            base = None
+            if checkpoint.base is not None:
+                # Read (and checked to be a whole one) only when not kept already.
+                found = None if self._restored.has(checkpoint.base) else self.reader.base_checkpoint(checkpoint)
+                base = self._restored_checkpoint(checkpoint.base, found)[1]
             table = self.reader.route_state(checkpoint, base)
             data = checkpoint.data
             # What the rest of a restore needs; the table's own columns are not kept twice.

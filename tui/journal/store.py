@@ -760,6 +760,19 @@ class JournalReader:
         found = self.checkpoint_at_or_before(seq)
         return found if found is not None and found.seq == seq else None
 
+    def base_checkpoint(self, delta: Checkpoint) -> Checkpoint:
+        """The full checkpoint that the delta checkpoint ``delta`` is relative to.
+
+        Raises :class:`JournalError` when it is missing or is itself a delta.
+        """
+        found = None if delta.base is None else self.checkpoint_at(delta.base)
+        if found is None or found.base is not None:
+            raise JournalError(
+                f"{self.path}: the checkpoint after row {delta.seq} is stored as changes since the one "
+                f"after row {delta.base}, which is missing or not whole; seek elsewhere"
+            )
+        return found
+
     def route_state(self, checkpoint: Checkpoint, base: RouteState | None = None) -> RouteState:
         """The route table of ``checkpoint``; a delta one is applied to its base checkpoint's
         table (``base`` when the caller has it restored already, else read here).
@@ -768,13 +781,7 @@ class JournalReader:
         """
         data = checkpoint.data.get("engine", checkpoint.data)["state"]
         if checkpoint.base is not None and base is None:
-            found = self.checkpoint_at(checkpoint.base)
-            if found is None or found.base is not None:
-                raise JournalError(
-                    f"{self.path}: the checkpoint after row {checkpoint.seq} is stored as changes since the one "
-                    f"after row {checkpoint.base}, which is missing or not whole; seek elsewhere"
-                )
-            base = self.route_state(found)
+            base = self.route_state(self.base_checkpoint(checkpoint))
         try:
             with paused_collection():
                 return RouteState.from_snapshot(data, base)
